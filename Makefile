@@ -1,0 +1,51 @@
+# Ops Portal. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format check-deploy bench lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ops Portal needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: $(STAMP) ## Migrate, load demo data, start web + Celery worker + beat (+ Redis if REDIS_URL is unset)
+	$(PY) -m opsportal.launcher
+
+test: $(STAMP) ## ruff, makemigrations --check, then the whole pytest suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m opsportal.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint only
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP) ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## Run every benchmark in benchmarks/ and print its figures
+	$(PY) -m opsportal.embedded_redis -- $(PY) benchmarks/run.py
+
+lock: ## Re-resolve pyproject.toml dependencies into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > .lock-venv/requirements.in
+	.lock-venv/bin/pip install --quiet -r .lock-venv/requirements.in
+	( echo "# Pinned by 'make lock' from pyproject.toml; 'make' installs exactly this."; .lock-venv/bin/pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## Remove .venv, caches and the local SQLite database
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles var

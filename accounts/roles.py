@@ -1,0 +1,71 @@
+"""Role groups and the model permissions each one holds (least privilege).
+
+- Engineering managers: run incidents, own schedules and the catalog (staff).
+- Responders: act on incidents and runbooks; read the catalog (staff).
+- Support: no admin access at all; they use the /support/ pages (not staff).
+- Release leads: sign off readiness reviews; read the catalog (staff).
+
+Later issues extend ROLE_PERMISSIONS as their models land. ``sync_roles`` only adds what is
+listed (a permission an administrator added by hand stays), and runs from the data migration
+that created the groups and again after every ``migrate`` (post_migrate), so a permission
+added here reaches existing installs on their next deploy.
+"""
+
+from __future__ import annotations
+
+MANAGERS = "Engineering managers"
+RESPONDERS = "Responders"
+SUPPORT = "Support"
+RELEASE_LEADS = "Release leads"
+
+ALL_ROLES = (MANAGERS, RESPONDERS, SUPPORT, RELEASE_LEADS)
+STAFF_ROLES = frozenset({MANAGERS, RESPONDERS, RELEASE_LEADS})
+
+
+def _crud(app_label: str, *models: str) -> set[str]:
+    return {f"{app_label}.{action}_{m}" for m in models for action in ("add", "change", "delete", "view")}
+
+
+def _view(app_label: str, *models: str) -> set[str]:
+    return {f"{app_label}.view_{m}" for m in models}
+
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    MANAGERS: (
+        _crud("catalog", "team", "service", "servicelink", "servicedependency")
+        | _view("catalog", "historicalteam", "historicalservice")
+        | _view("accounts", "user")
+        | _view("django_celery_beat", "periodictask", "intervalschedule", "crontabschedule")
+        | {"django_celery_beat.change_periodictask"}
+    ),
+    RESPONDERS: _view("catalog", "team", "service", "servicelink", "servicedependency"),
+    SUPPORT: set(),
+    RELEASE_LEADS: _view("catalog", "team", "service", "servicelink", "servicedependency"),
+}
+
+
+def sync_roles(apps=None) -> None:
+    """Create the role groups and grant their permissions (idempotent, additive).
+
+    ``apps`` is the historical registry in a migration, the live one otherwise. Permissions
+    whose model does not exist yet are skipped; the post_migrate run grants them later.
+    """
+    if apps is None:
+        from django.apps import apps as live_apps
+
+        apps = live_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role in ALL_ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = ROLE_PERMISSIONS[role]
+        if not wanted:
+            continue
+        by_app: dict[str, set[str]] = {}
+        for dotted in wanted:
+            app_label, codename = dotted.split(".", 1)
+            by_app.setdefault(app_label, set()).add(codename)
+        perms = []
+        for app_label, codenames in by_app.items():
+            perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
+        group.permissions.add(*perms)

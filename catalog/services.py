@@ -1,0 +1,67 @@
+"""Writes to the catalog. Admin and API both come through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from catalog import selectors
+from catalog.models import Service, ServiceDependency, Team
+from opsportal.errors import InvalidInput
+
+
+def check_dependencies(service: Service | None, depends_on_ids: Iterable[int]) -> None:
+    """Refuse self-dependencies and cycles (A needs B needs A): a cycle makes blast radius
+    and dependency-aware alert suppression meaningless."""
+    ids = set(depends_on_ids)
+    if service is None or service.pk is None:
+        return
+    if service.pk in ids:
+        raise InvalidInput("A service cannot depend on itself.", field="dependencies")
+    graph = selectors.dependency_edges()
+    graph[service.pk] = ids
+    for dep in ids:
+        if service.pk in selectors._reachable([dep], graph):
+            name = Service.objects.filter(pk=dep).values_list("name", flat=True).first()
+            raise InvalidInput(
+                f"{name} already depends on {service.name} (directly or indirectly): that would be a cycle.",
+                field="dependencies",
+            )
+
+
+@transaction.atomic
+def save_service(
+    *, service: Service | None = None, dependencies: Iterable[Service] | None = None, **fields
+) -> Service:
+    service = service or Service()
+    for name, value in fields.items():
+        setattr(service, name, value)
+    service.full_clean(exclude=["dependencies"])
+    service.save()
+    if dependencies is not None:
+        set_dependencies(service=service, depends_on=dependencies)
+    return service
+
+
+@transaction.atomic
+def set_dependencies(*, service: Service, depends_on: Iterable[Service]) -> None:
+    wanted = {s.pk for s in depends_on}
+    check_dependencies(service, wanted)
+    current = set(service.dependency_links.values_list("depends_on_id", flat=True))
+    for link in service.dependency_links.filter(depends_on_id__in=current - wanted):
+        link.delete()  # one by one so history records each removal
+    for dep_id in wanted - current:
+        ServiceDependency.objects.create(service=service, depends_on_id=dep_id)
+
+
+@transaction.atomic
+def save_team(*, team: Team | None = None, members: Iterable | None = None, **fields) -> Team:
+    team = team or Team()
+    for name, value in fields.items():
+        setattr(team, name, value)
+    team.full_clean(exclude=["members"])
+    team.save()
+    if members is not None:
+        team.members.set(members)
+    return team

@@ -1,0 +1,6 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+urlpatterns = [path("services/", views.directory, name="directory")]

@@ -1,0 +1,1 @@
+"""Shared API plumbing: the /api/v1/ router (router.py), permissions, pagination, errors."""

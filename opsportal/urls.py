@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.module_loading import autodiscover_modules
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+
+from opsportal.api.router import router
+from opsportal.health import healthz
+
+# Every app registers its viewsets on the one router in its own api.py.
+autodiscover_modules("api")
+
+_signed_in = [IsAuthenticated]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(permission_classes=_signed_in), name="api-schema"),
+    path(
+        "api/v1/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=_signed_in),
+        name="api-docs",
+    ),
+    path(
+        "api/v1/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", permission_classes=_signed_in),
+        name="api-redoc",
+    ),
+    path("api/v1/", include(router.urls)),
+    path("", include("catalog.urls")),
+    path("", include("accounts.home_urls")),
+]

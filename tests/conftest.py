@@ -1,0 +1,88 @@
+"""Shared fixtures: named actors for every role, and loud failures when the real
+services the suite needs (Redis, and PostgreSQL in CI) are not there."""
+
+import os
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts import roles
+from tests.factories import UserFactory
+
+PASSWORD = "pw-for-tests"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_services_present():
+    """Fail (never skip) when the suite would otherwise test less than it claims."""
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis at REDIS_URL={settings.REDIS_URL} is unreachable: {exc}", returncode=3)
+    if os.environ.get("CI") and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        pytest.exit("CI must run on PostgreSQL: set DATABASE_URL", returncode=3)
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", is_staff=True, roles=[roles.MANAGERS])
+
+
+@pytest.fixture
+def responder(db):
+    return UserFactory(username="responder", is_staff=True, roles=[roles.RESPONDERS])
+
+
+@pytest.fixture
+def support_user(db):
+    return UserFactory(username="support", is_staff=False, roles=[roles.SUPPORT])
+
+
+@pytest.fixture
+def release_lead(db):
+    return UserFactory(username="releaselead", is_staff=True, roles=[roles.RELEASE_LEADS])
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but in no role group and not staff."""
+    return UserFactory(username="outsider", is_staff=False)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+def _client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    return _client_for(client, manager)
+
+
+@pytest.fixture
+def support_client(client, support_user):
+    return _client_for(client, support_user)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """api_as(user) -> an APIClient authenticated as that user (session)."""
+
+    def make(user):
+        c = APIClient()
+        c.force_authenticate(user)
+        return c
+
+    return make
