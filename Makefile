@@ -21,13 +21,13 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
 run: $(STAMP) ## Migrate, load demo data, start web + Celery worker + beat (+ Redis if REDIS_URL is unset)
-	$(PY) -m opsportal.launcher
+	$(PY) -m devtools.launcher
 
 test: $(STAMP) ## ruff, makemigrations --check, then the whole pytest suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m opsportal.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m devtools.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint only
 	$(VENV)/bin/ruff check .
@@ -37,7 +37,7 @@ format: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP) ## Run every benchmark in benchmarks/ and print its figures
-	$(PY) -m opsportal.embedded_redis -- $(PY) benchmarks/run.py
+	$(PY) -m devtools.embedded_redis -- $(PY) benchmarks/run.py
 
 lock: ## Re-resolve pyproject.toml dependencies into requirements.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

