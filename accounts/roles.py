@@ -5,8 +5,9 @@
 - Support: no admin access at all; they use the /support/ pages (not staff).
 - Release leads: sign off readiness reviews; read the catalog (staff).
 
-Later issues extend ROLE_PERMISSIONS as their models land. ``sync_roles`` only adds what is
-listed (a permission an administrator added by hand stays), and runs from the data migration
+Each app declares what its models grant to each role in ``<app>/permissions.py`` as
+``ROLE_GRANTS = {roles.MANAGERS: {"app.codename", ...}, ...}``; ``role_permissions()``
+merges them with the base grants below. ``sync_roles`` only adds what is listed (a permission an administrator added by hand stays), and runs from the data migration
 that created the groups and again after every ``migrate`` (post_migrate), so a permission
 added here reaches existing installs on their next deploy.
 """
@@ -22,26 +23,46 @@ ALL_ROLES = (MANAGERS, RESPONDERS, SUPPORT, RELEASE_LEADS)
 STAFF_ROLES = frozenset({MANAGERS, RESPONDERS, RELEASE_LEADS})
 
 
-def _crud(app_label: str, *models: str) -> set[str]:
+def crud(app_label: str, *models: str) -> set[str]:
     return {f"{app_label}.{action}_{m}" for m in models for action in ("add", "change", "delete", "view")}
 
 
-def _view(app_label: str, *models: str) -> set[str]:
+def view(app_label: str, *models: str) -> set[str]:
     return {f"{app_label}.view_{m}" for m in models}
 
 
-ROLE_PERMISSIONS: dict[str, set[str]] = {
+BASE_PERMISSIONS: dict[str, set[str]] = {
     MANAGERS: (
-        _crud("catalog", "team", "service", "servicelink", "servicedependency")
-        | _view("catalog", "historicalteam", "historicalservice")
-        | _view("accounts", "user")
-        | _view("django_celery_beat", "periodictask", "intervalschedule", "crontabschedule")
+        view("accounts", "user")
+        | view("authtoken", "token", "tokenproxy")
+        | view("django_celery_beat", "periodictask", "intervalschedule", "crontabschedule")
         | {"django_celery_beat.change_periodictask"}
     ),
-    RESPONDERS: _view("catalog", "team", "service", "servicelink", "servicedependency"),
+    RESPONDERS: set(),
     SUPPORT: set(),
-    RELEASE_LEADS: _view("catalog", "team", "service", "servicelink", "servicedependency"),
+    RELEASE_LEADS: set(),
 }
+
+
+def role_permissions() -> dict[str, set[str]]:
+    """Base grants plus every installed app's ``permissions.ROLE_GRANTS``."""
+    import importlib
+
+    from django.apps import apps as live_apps
+
+    merged = {role: set(perms) for role, perms in BASE_PERMISSIONS.items()}
+    for config in live_apps.get_app_configs():
+        try:
+            module = importlib.import_module(f"{config.name}.permissions")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.permissions":
+                raise
+            continue
+        for role, perms in getattr(module, "ROLE_GRANTS", {}).items():
+            if role not in merged:
+                raise ValueError(f"{config.name}.permissions grants to unknown role {role!r}")
+            merged[role] |= set(perms)
+    return merged
 
 
 def sync_roles(apps=None) -> None:
@@ -56,9 +77,10 @@ def sync_roles(apps=None) -> None:
         apps = live_apps
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
+    grants = role_permissions()
     for role in ALL_ROLES:
         group, _ = Group.objects.get_or_create(name=role)
-        wanted = ROLE_PERMISSIONS[role]
+        wanted = grants[role]
         if not wanted:
             continue
         by_app: dict[str, set[str]] = {}

@@ -71,8 +71,25 @@ INSTALLED_APPS = [
     "simple_history",
     # ours (layer order: see ARCHITECTURE.md)
     "opsportal.apps.OpsPortalConfig",
+    # layer 0
     "accounts",
     "catalog",
+    "notifications",
+    # layer 1
+    "oncall",
+    "runbooks",
+    # layer 2
+    "incidents",
+    "escalations",
+    "postmortems",
+    # layer 3
+    "probes",
+    # layer 4
+    "readiness",
+    # layer 5
+    "metrics",
+    "operations",
+    "status",
 ]
 
 MIDDLEWARE = [

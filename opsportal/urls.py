@@ -1,3 +1,6 @@
+import importlib
+
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.module_loading import autodiscover_modules
@@ -28,6 +31,23 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("api/v1/", include(router.urls)),
-    path("", include("catalog.urls")),
     path("", include("accounts.home_urls")),
 ]
+
+
+def _app_urls():
+    """Each app's own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
+    and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order."""
+    for config in apps.get_app_configs():
+        if config.name in {"opsportal", "accounts"} or "." in config.name:
+            continue
+        try:
+            importlib.import_module(f"{config.name}.urls")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.urls":
+                raise
+            continue
+        yield path("", include(f"{config.name}.urls"))
+
+
+urlpatterns += list(_app_urls())

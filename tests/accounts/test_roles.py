@@ -18,7 +18,7 @@ def test_role_groups_exist_with_their_permissions():
     assert "catalog.change_service" not in groups[roles.RESPONDERS]
     assert groups[roles.SUPPORT] == set()
     for role in roles.ALL_ROLES:
-        assert roles.ROLE_PERMISSIONS[role] <= groups[role], role
+        assert roles.role_permissions()[role] <= groups[role], role
 
 
 @pytest.mark.django_db

@@ -1,0 +1,95 @@
+"""Time rules shared by every app: aware UTC storage, wall-clock rules in IANA zones.
+
+Business days are Monday-Friday in a given zone, minus optional holidays. All functions take
+aware datetimes and return aware UTC datetimes (an ambiguous local time never compares equal
+across zones, PEP 495, so results are normalised to UTC); zones are ``ZoneInfo`` or IANA names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKEND = frozenset({5, 6})  # Saturday, Sunday
+
+
+def zone(tz: str | ZoneInfo) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+
+
+def require_aware(dt: datetime) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: the portal only handles aware times")
+    return dt
+
+
+def to_utc(dt: datetime) -> datetime:
+    return require_aware(dt).astimezone(UTC)
+
+
+def is_business_day(day: date, holidays: Iterable[date] = ()) -> bool:
+    return day.weekday() not in WEEKEND and day not in set(holidays)
+
+
+def localize(day: date, at: time, tz: str | ZoneInfo) -> datetime:
+    """The instant at wall-clock ``at`` on ``day`` in ``tz``, with the portal's DST rules:
+
+    - a wall time skipped by a spring-forward jump (02:30 when clocks go 02:00 -> 03:00)
+      happens at the first valid instant after it: the transition itself (03:00 local);
+    - a wall time that occurs twice (fall back) happens at its first occurrence.
+    """
+    z = zone(tz)
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=z, fold=0)
+    if first.astimezone(UTC).astimezone(z).replace(tzinfo=None) == naive:
+        return first.astimezone(UTC)  # exists (fold=0 is the first occurrence when ambiguous)
+    # Non-existent: the transition lies between naive-minus-new-offset and naive-minus-old-offset.
+    old_offset = first.utcoffset()
+    new_offset = naive.replace(tzinfo=z, fold=1).utcoffset()
+    lo = (naive - max(old_offset, new_offset)).replace(tzinfo=UTC)
+    hi = (naive - min(old_offset, new_offset)).replace(tzinfo=UTC)
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(z).utcoffset() == new_offset:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0)
+
+
+def add_business_days(
+    start: datetime, days: int, tz: str | ZoneInfo, holidays: Iterable[date] = ()
+) -> datetime:
+    """``start`` moved forward by ``days`` business days at the same local wall time.
+
+    Starting on a weekend or holiday counts from the next business day. The result keeps the
+    local wall-clock time across DST changes (a postmortem due "5 business days after
+    resolution at 14:00" is due at 14:00 local, whether the clocks moved or not).
+    """
+    if days < 0:
+        raise ValueError("days must be >= 0")
+    z = zone(tz)
+    local = require_aware(start).astimezone(z)
+    hol = set(holidays)
+    day = local.date()
+    while not is_business_day(day, hol):
+        day += timedelta(days=1)
+    remaining = days
+    while remaining:
+        day += timedelta(days=1)
+        if is_business_day(day, hol):
+            remaining -= 1
+    return localize(day, local.time().replace(tzinfo=None), z)
+
+
+def next_business_day_start(
+    after: datetime, tz: str | ZoneInfo, start_of_day: time = time(9, 0), holidays: Iterable[date] = ()
+) -> datetime:
+    """Start of the next business day strictly after ``after``'s local date ("next business day" SLAs)."""
+    z = zone(tz)
+    day = require_aware(after).astimezone(z).date() + timedelta(days=1)
+    hol = set(holidays)
+    while not is_business_day(day, hol):
+        day += timedelta(days=1)
+    return localize(day, start_of_day, z)
