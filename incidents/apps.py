@@ -1,6 +1,23 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_severities(sender, **kwargs):
+    from incidents.defaults import ensure_severities
+
+    ensure_severities()
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self) -> None:
+        from incidents import paging
+        from oncall.signals import page_acknowledged
+
+        # oncall (layer 1) tells us a page was acknowledged: acknowledge its incident.
+        page_acknowledged.connect(paging.on_page_acknowledged, dispatch_uid="incidents.page_acknowledged")
+        # The data migration seeds the severity framework; a test flush (or a fresh database
+        # restored without data) gets it back after every migrate, like the role groups.
+        post_migrate.connect(_ensure_severities, sender=self, dispatch_uid="incidents.ensure_severities")

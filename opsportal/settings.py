@@ -7,6 +7,8 @@ DEBUG is true, which only `make run` turns on.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "notifications",
+    "reminders",
     # layer 1
     "oncall",
     "runbooks",
@@ -174,6 +177,8 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True  # stored in UTC, always
 TIME_ZONE = envparse.get_str("TIME_ZONE", "UTC")  # display zone for the admin
+# business days for postmortem due dates are counted in this zone (weekends, holidays)
+POSTMORTEM_TIME_ZONE = envparse.get_str("POSTMORTEM_TIME_ZONE", TIME_ZONE)
 
 # --- Static -----------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -244,7 +249,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # several models have a "kind" choice set: name each so none gets a hashed name
+        "KindEnum": "catalog.models.ServiceLink.Kind",
+        "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "ProbeKindEnum": "probes.models.Probe.Kind",
+        "ProbeStateEnum": "probes.models.Probe.State",
+        "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
+        "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+        "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -279,6 +294,51 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = envparse.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- Support escalations ----------------------------------------------------------------
+# Per-user rate of filing escalations (form and API together), django-ratelimit syntax.
+ESCALATIONS_RATE_LIMIT = envparse.get_str("ESCALATIONS_RATE_LIMIT", "30/m") or "30/m"
+if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", ESCALATIONS_RATE_LIMIT):
+    raise ImproperlyConfigured(f"ESCALATIONS_RATE_LIMIT must look like 30/m, got {ESCALATIONS_RATE_LIMIT!r}.")
+
+# --- On-call ----------------------------------------------------------------------------
+# Seconds a one-click acknowledge link in a page stays valid.
+ONCALL_ACK_LINK_MAX_AGE = envparse.get_int("ONCALL_ACK_LINK_MAX_AGE", 86400, minimum=60)
+# Minutes before a shift starts that its handoff notice goes out.
+ONCALL_HANDOFF_LEAD_MINUTES = envparse.get_int("ONCALL_HANDOFF_LEAD_MINUTES", 60, minimum=1)
+# Seconds a page's next escalation step may be overdue before the auditor resumes it.
+ONCALL_AUDIT_GRACE_SECONDS = envparse.get_int("ONCALL_AUDIT_GRACE_SECONDS", 60, minimum=0)
+
+# --- Operating model --------------------------------------------------------------------
+# A person owning more than this many active duties is flagged as a bus-factor gap.
+OPERATIONS_BUS_FACTOR_LIMIT = envparse.get_int("OPERATIONS_BUS_FACTOR_LIMIT", 3, minimum=1)
+# Days a one-click check-in link in a reminder stays valid.
+OPERATIONS_CHECK_IN_LINK_MAX_AGE_DAYS = envparse.get_int(
+    "OPERATIONS_CHECK_IN_LINK_MAX_AGE_DAYS", 14, minimum=1
+)
+
+# --- Public status page (/status/) ------------------------------------------------------
+STATUS_PAGE_ENABLED = envparse.get_bool("STATUS_PAGE_ENABLED", True)
+STATUS_PAGE_NAME = envparse.get_str("STATUS_PAGE_NAME", "") or ""  # blank: SITE_NAME
+# Seconds a rendered public page is served from the cache before it is rebuilt (any change
+# to a public incident, update, component or maintenance rebuilds it at once).
+STATUS_PAGE_CACHE_SECONDS = envparse.get_int("STATUS_PAGE_CACHE_SECONDS", 30, minimum=1)
+# Subscription requests per client IP, django-ratelimit syntax.
+STATUS_SUBSCRIBE_RATE_LIMIT = envparse.get_str("STATUS_SUBSCRIBE_RATE_LIMIT", "5/m") or "5/m"
+if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", STATUS_SUBSCRIBE_RATE_LIMIT):
+    raise ImproperlyConfigured(f"STATUS_SUBSCRIBE_RATE_LIMIT must look like 5/m, got {STATUS_SUBSCRIBE_RATE_LIMIT!r}.")
+
+# --- Metrics (Prometheus scrape endpoint /metrics) --------------------------------------
+# /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>" or coming from
+# one of METRICS_ALLOWED_NETWORKS (CIDRs, matched against REMOTE_ADDR); with neither set
+# the endpoint does not exist (404).
+METRICS_TOKEN = envparse.get_str("METRICS_TOKEN", "") or ""
+METRICS_ALLOWED_NETWORKS = envparse.get_list("METRICS_ALLOWED_NETWORKS", [])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR).") from None
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = (envparse.get_str("LOG_LEVEL", "INFO") or "INFO").upper()

@@ -17,3 +17,16 @@ from opsportal.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = f"opsportal-test-{os.getpid()}"  # noqa: F405
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
+
+# Parallel test workers (pytest-xdist) each get their own Redis database, so a real Celery
+# worker started by one test process never consumes another process's tasks.
+_xdist = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist.startswith("gw") and REDIS_URL.startswith(("redis://", "rediss://")):  # noqa: F405
+    from urllib.parse import urlsplit, urlunsplit
+
+    _parts = urlsplit(REDIS_URL)  # noqa: F405
+    _base = int(_parts.path.strip("/") or 0)
+    _db = (_base + 1 + int(_xdist[2:])) % 16
+    REDIS_URL = urlunsplit(_parts._replace(path=f"/{_db}"))
+    CELERY_BROKER_URL = CELERY_RESULT_BACKEND = REDIS_URL
+    CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405

@@ -21,6 +21,7 @@ def running_worker(queues: str = "critical,probes,default", extra_env: dict | No
     The worker uses the test database settings when ``extra_env`` provides DATABASE_URL.
     """
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "DEBUG": "true", **(extra_env or {})}
+    _purge(queues)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "opsportal", "worker", "-Q", queues, "-P", "solo",
@@ -39,6 +40,17 @@ def running_worker(queues: str = "critical,probes,default", extra_env: dict | No
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _purge(queues: str) -> None:
+    """Drop messages earlier tests left in these queues (on-commit deliveries of rows whose
+    test database is gone), so the worker starts on this test's work, not a backlog."""
+    from opsportal.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for name in queues.split(","):
+            channel.queue_purge(name.strip())
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):

@@ -14,8 +14,9 @@ def test_support_user_logs_in_on_plain_page_and_lands_on_their_pages(client, sup
     assert page.status_code == 200
     assert b'<label for="id_username">' in page.content
     response = client.post("/accounts/login/", {"username": "support", "password": PASSWORD}, follow=True)
-    assert response.redirect_chain[-1][0] == "/services/"
-    assert b"Service directory" in response.content
+    assert response.redirect_chain[-1][0] == "/support/"
+    assert b"Your escalations" in response.content
+    assert b'href="/services/">Service directory' in response.content
 
 
 @pytest.mark.django_db

@@ -24,6 +24,8 @@ def test_manager_logs_into_admin_and_sees_the_catalog(page, live_server, manager
 def test_support_signs_in_on_the_plain_page(page, live_server, support_user):
     TeamFactory(name="Edge & Domains")
     login(page, live_server, "support", PASSWORD, admin=False)
+    expect(page.get_by_role("heading", name="Your escalations")).to_be_visible()
+    page.get_by_role("link", name="Service directory").click()
     expect(page.get_by_role("heading", name="Service directory")).to_be_visible()
     expect(page.get_by_role("heading", name="Edge & Domains")).to_be_visible()
     page.goto(f"{live_server.url}/admin/catalog/service/")

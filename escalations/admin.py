@@ -1,0 +1,386 @@
+"""The engineering side: the escalation triage list and the support settings.
+
+Every action goes through ``escalations.services``; refusals become admin messages. Linking
+and resolving ask for their input on an intermediate page (the incident, the reply).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from escalations import permissions, selectors, services
+from escalations.models import Escalation, Impact, SupportSettings
+from incidents.models import Incident
+from opsportal.badges import badge
+from opsportal.errors import ServiceError
+
+STATUS_TONES = {
+    Escalation.Status.NEW: "red",
+    Escalation.Status.ACKNOWLEDGED: "yellow",
+    Escalation.Status.LINKED: "purple",
+    Escalation.Status.RESOLVED: "green",
+}
+IMPACT_TONES = {Impact.BLOCKED: "red", Impact.DEGRADED: "orange", Impact.QUESTION: "blue"}
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    AGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1h", "Last hour"),
+            ("24h", "Last 24 hours"),
+            ("7d", "Last 7 days"),
+            ("older", "Older than 7 days"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in self.AGES:
+            return queryset.filter(created_at__gte=now - self.AGES[self.value()])
+        if self.value() == "older":
+            return queryset.filter(created_at__lt=now - self.AGES["7d"])
+        return queryset
+
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "acknowledgement SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("breached", "Unacknowledged past SLA"), ("pending", "Unacknowledged, within SLA")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "breached":
+            return queryset.filter(status=Escalation.Status.NEW, ack_due_at__lt=now)
+        if self.value() == "pending":
+            return queryset.filter(status=Escalation.Status.NEW, ack_due_at__gte=now)
+        return queryset
+
+
+class LinkForm(forms.Form):
+    incident = forms.ModelChoiceField(
+        queryset=Incident.objects.exclude(status=Incident.Status.CLOSED).select_related("severity"),
+        label="Incident",
+        help_text="Open or resolved (not closed) incidents, newest first.",
+    )
+
+
+class ResolveForm(forms.Form):
+    reply = forms.CharField(
+        label="Reply to support",
+        max_length=services.MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        help_text="Support sees this on their page and by e-mail: what to tell the customer.",
+    )
+
+
+class OpenIncidentForm(forms.Form):
+    severity = forms.TypedChoiceField(
+        label="Severity", coerce=int, choices=[(1, "SEV-1"), (2, "SEV-2"), (3, "SEV-3"), (4, "SEV-4")]
+    )
+    title = forms.CharField(
+        label="Title",
+        max_length=200,
+        required=False,
+        help_text="Empty: the service and the customer's words.",
+    )
+
+
+@admin.register(Escalation)
+class EscalationAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "reference", "age", "impact_col", "status_col", "sla_col", "service_col", "customer",
+        "acknowledged_col", "incident_col", "reporter",
+    ]  # fmt: skip
+    list_display_links = ["reference", "customer"]
+    list_select_related = ["service", "reporter", "acknowledged_by", "incident", "policy"]
+    list_filter = ["status", "impact", SlaFilter, ("service", admin.RelatedOnlyFieldListFilter), AgeFilter]
+    search_fields = ["customer", "contact", "summary"]
+    search_help_text = "Customer, contact or what the customer sees (or ESC-123)."
+    actions = ["acknowledge_selected", "link_selected", "open_incident_selected", "resolve_selected"]
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ["-created_at", "-id"]
+    fieldsets = [
+        (None, {"fields": ["reference", "status_col", "sla_col", "customer", "contact", "reporter", "created_at"]}),
+        ("Report", {"fields": ["service", "impact", "summary", "customers_reporting", "started_at", "link_list"]}),
+        ("Routing", {"fields": ["policy", "page_link"]}),
+        ("Response", {"fields": [
+            "acknowledged_by", "acknowledged_at", "incident_col", "linked_by", "resolved_by", "resolved_at", "reply",
+        ]}),
+    ]  # fmt: skip
+    readonly_fields = [
+        "reference", "status_col", "sla_col", "customer", "contact", "reporter", "created_at", "service", "impact",
+        "summary", "customers_reporting", "started_at", "link_list", "policy", "page_link", "acknowledged_by",
+        "acknowledged_at", "incident_col", "linked_by", "resolved_by", "resolved_at", "reply",
+    ]  # fmt: skip
+
+    def get_queryset(self, request):
+        return selectors.triage_list()
+
+    def has_add_permission(self, request):
+        return False  # filed by support through /support/escalate/ or the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what customers reported stays
+
+    def get_search_results(self, request, queryset, search_term):
+        term = (search_term or "").strip().upper()
+        if term.startswith("ESC-") and term[4:].isdigit():
+            return queryset.filter(pk=int(term[4:])), False
+        return super().get_search_results(request, queryset, search_term)
+
+    # --- columns -----------------------------------------------------------------------
+    @admin.display(description="ID", ordering="id")
+    def reference(self, obj):
+        return obj.reference
+
+    @admin.display(description="Filed", ordering="created_at")
+    def age(self, obj):
+        return format_html(
+            '<span title="{}">{} ago</span>', timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M %Z"),
+            _ago(timezone.now() - obj.created_at),
+        )  # fmt: skip
+
+    @admin.display(description="Impact", ordering="impact")
+    def impact_col(self, obj):
+        return badge(obj.impact_short, IMPACT_TONES.get(obj.impact, "grey"), title=obj.get_impact_display())
+
+    @admin.display(description="Status", ordering="status")
+    def status_col(self, obj):
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "grey"))
+
+    @admin.display(description="SLA", ordering="ack_due_at")
+    def sla_col(self, obj):
+        now = timezone.now()
+        due = timezone.localtime(obj.ack_due_at).strftime("%Y-%m-%d %H:%M %Z")
+        if obj.acknowledged_at is not None:
+            if obj.acknowledged_at > obj.ack_due_at:
+                return badge(
+                    f"missed by {_ago(obj.acknowledged_at - obj.ack_due_at)}",
+                    "orange",
+                    title=f"was due {due}",
+                )
+            return badge("met", "green", title=f"due {due}")
+        if obj.status != Escalation.Status.NEW:
+            return "-"
+        if now > obj.ack_due_at:
+            return badge(f"SLA breached {_ago(now - obj.ack_due_at)} ago", "red", title=f"was due {due}")
+        return badge(f"due in {_ago(obj.ack_due_at - now)}", "blue", title=f"due {due}")
+
+    @admin.display(description="Service", ordering="service__name")
+    def service_col(self, obj):
+        return (
+            obj.service.name if obj.service else format_html('<span class="op-muted">{}</span>', "not sure")
+        )
+
+    @admin.display(description="Acknowledged by")
+    def acknowledged_col(self, obj):
+        return str(obj.acknowledged_by) if obj.acknowledged_by else "-"
+
+    @admin.display(description="Incident")
+    def incident_col(self, obj):
+        if obj.incident is None:
+            return "-"
+        return format_html('<a href="{}">{}</a>', obj.incident.get_absolute_url(), obj.incident.reference)
+
+    @admin.display(description="Links")
+    def link_list(self, obj):
+        if not obj.links:
+            return "-"
+        return format_html(
+            "<br>".join(['<a href="{}" rel="noopener noreferrer">{}</a>'] * len(obj.links)),
+            *[part for link in obj.links for part in (link, link)],
+        )
+
+    @admin.display(description="Page")
+    def page_link(self, obj):
+        if obj.page_id is None:
+            if obj.impact == Impact.QUESTION and obj.policy_id:
+                return "Not paged (a question pages only when its SLA is missed)"
+            return "Not paged" + (
+                "" if obj.policy_id else " - no escalation policy (set the support-triage policy)"
+            )
+        return format_html(
+            '<a href="{}">Page #{}</a>', reverse("admin:oncall_page_change", args=[obj.page_id]), obj.page_id
+        )
+
+    # --- actions -------------------------------------------------------------------------
+    def _each(self, request, queryset, fn, done: str, **kwargs) -> None:
+        ok, failed = [], []
+        for escalation in queryset.order_by("pk"):
+            try:
+                with transaction.atomic():
+                    fn(escalation=escalation, actor=request.user, **kwargs)
+                ok.append(escalation.reference)
+            except ServiceError as exc:
+                failed.append(exc.message)
+        if ok:
+            self.message_user(request, f"{done}: {', '.join(ok)}.", messages.SUCCESS)
+        for message in failed:
+            self.message_user(request, message, messages.ERROR)
+
+    def _ask(self, request, queryset, form, *, action: str, title: str, button: str):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "escalations": list(queryset.select_related("service")),
+            "action": action,
+            "button": button,
+            "opts": self.model._meta,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/escalations/escalation/action_form.html", context)
+
+    @admin.action(description="Acknowledge selected escalations", permissions=["change"])
+    def acknowledge_selected(self, request, queryset):
+        self._each(request, queryset, services.acknowledge, "Acknowledged")
+
+    @admin.action(description="Link selected escalations to an incident...", permissions=["change"])
+    def link_selected(self, request, queryset):
+        form = LinkForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._each(
+                request, queryset, services.link_to_incident, "Linked", incident=form.cleaned_data["incident"]
+            )
+            return None
+        return self._ask(
+            request, queryset, form, action="link_selected", title="Link to an incident", button="Link"
+        )
+
+    @admin.action(description="Open an incident from selected escalations...", permissions=["change"])
+    def open_incident_selected(self, request, queryset):
+        initial = {"severity": SupportSettings.load().surge_severity}
+        form = OpenIncidentForm(request.POST if "apply" in request.POST else None, initial=initial)
+        if "apply" in request.POST and form.is_valid():
+            first, *rest = list(queryset.order_by("created_at", "pk"))
+            try:
+                with transaction.atomic():
+                    incident = services.open_incident(
+                        escalation=first, actor=request.user, severity=form.cleaned_data["severity"],
+                        title=form.cleaned_data["title"],
+                    )  # fmt: skip
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+            self.message_user(
+                request, f"{incident.reference} opened from {first.reference}.", messages.SUCCESS
+            )
+            if rest:
+                self._each(
+                    request, Escalation.objects.filter(pk__in=[e.pk for e in rest]), services.link_to_incident,
+                    f"Also linked to {incident.reference}", incident=incident,
+                )  # fmt: skip
+            return HttpResponseRedirect(incident.get_absolute_url())
+        return self._ask(
+            request,
+            queryset,
+            form,
+            action="open_incident_selected",
+            title="Open an incident",
+            button="Open incident",
+        )
+
+    @admin.action(description="Resolve selected escalations with a reply...", permissions=["change"])
+    def resolve_selected(self, request, queryset):
+        form = ResolveForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._each(request, queryset, services.resolve, "Resolved", reply=form.cleaned_data["reply"])
+            return None
+        return self._ask(
+            request, queryset, form, action="resolve_selected", title="Resolve with a reply", button="Resolve"
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Read-only record: every change goes through the list actions (and their services).
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def save_model(self, request, obj, form, change):
+        """Nothing on the change page is editable; use the actions."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not permissions.can_triage(request.user):
+            return {}
+        return actions
+
+
+@admin.register(SupportSettings)
+class SupportSettingsAdmin(SimpleHistoryAdmin):
+    fieldsets = [
+        ("Routing", {"fields": ["triage_policy"]}),
+        (
+            "Acknowledgement SLA by impact",
+            {"fields": ["blocked_ack_minutes", "degraded_ack_minutes", "question_ack_minutes"]},
+        ),
+        ("Surge detection", {"fields": ["surge_threshold", "surge_window_minutes", "surge_severity"]}),
+    ]
+    list_display = [
+        "__str__",
+        "triage_policy",
+        "blocked_ack_minutes",
+        "degraded_ack_minutes",
+        "question_sla",
+        "surge",
+    ]
+    list_select_related = ["triage_policy"]
+    autocomplete_fields = ["triage_policy"]
+
+    @admin.display(description="Question SLA")
+    def question_sla(self, obj):
+        return obj.sla_display(Impact.QUESTION)
+
+    @admin.display(description="Surge")
+    def surge(self, obj):
+        return f"{obj.surge_threshold} in {obj.surge_window_minutes} min -> SEV-{obj.surge_severity}"
+
+    def has_add_permission(self, request):
+        return False  # one row, created by a migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        row = SupportSettings.load()
+        return HttpResponseRedirect(f"{request.path}{row.pk}/change/")
+
+    def save_model(self, request, obj, form, change):
+        services.update_settings(
+            actor=request.user,
+            **{f: form.cleaned_data[f] for f in services.SETTINGS_FIELDS if f in form.cleaned_data},
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())

@@ -1,0 +1,664 @@
+"""Every state change of a support escalation. The form, the API, the admin, the reminder
+rule and the page-acknowledged receiver are thin adapters over these functions.
+
+Lifecycle::
+
+    new -> acknowledged -> resolved
+      \\          \\-> linked (to an incident) -> resolved
+       \\-> linked / resolved
+
+Filing (``submit_escalation``) runs in one transaction that locks the catalog Service row:
+the escalation row, surge detection (and the incident it may open), the page and every
+notification are written together and delivered only after commit (the outbox), so a broker
+outage loses nothing and concurrent submissions for one service are serialised - one surge
+opens exactly one incident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Service
+from escalations import permissions
+from escalations.models import MAX_CUSTOMERS, MAX_LINKS, Escalation, Impact, SupportSettings
+from incidents import paging as incident_paging
+from incidents import services as incident_services
+from incidents.models import Incident, TimelineEvent
+from notifications.services import notify
+from oncall import selectors as oncall_selectors
+from oncall import services as oncall_services
+from oncall.models import EscalationPolicy, Page
+from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
+from opsportal.links import absolute_url
+
+log = logging.getLogger(__name__)
+
+Status = Escalation.Status
+LinkSource = Escalation.LinkSource
+
+# A reported start this far in the future is a clock problem, not the future.
+CLOCK_SKEW = timedelta(minutes=2)
+OLDEST_START = timedelta(days=90)
+MAX_TEXT = 5000
+MAX_SHORT = 200
+MAX_URL = 500
+
+# Blocked and degraded customers page on-call at once; a question waits for business hours
+# (the team hears about it) and only pages when its acknowledgement SLA is missed.
+PAGING_IMPACTS = frozenset({Impact.BLOCKED, Impact.DEGRADED})
+
+
+# ---------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------
+SETTINGS_FIELDS = (
+    "triage_policy", "blocked_ack_minutes", "degraded_ack_minutes", "question_ack_minutes",
+    "surge_threshold", "surge_window_minutes", "surge_severity",
+)  # fmt: skip
+
+
+@transaction.atomic
+def update_settings(*, actor, **fields) -> SupportSettings:
+    """Edit SLAs, surge detection and the triage policy (engineering managers)."""
+    if not permissions.can_edit_settings(actor):
+        raise NotAllowed("Only engineering managers edit the support settings.")
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    SupportSettings.load()
+    row = SupportSettings.objects.select_for_update().get(pk=SupportSettings.SINGLETON)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    for name in ("blocked_ack_minutes", "degraded_ack_minutes", "question_ack_minutes"):
+        value = getattr(row, name)
+        if value is not None and value < 1:
+            raise InvalidInput("An SLA is at least one minute (or empty for next business day).", field=name)
+    if not 2 <= row.surge_threshold <= 1000:
+        raise InvalidInput("The surge threshold is between 2 and 1000 escalations.", field="surge_threshold")
+    if not 1 <= row.surge_window_minutes <= 1440:
+        raise InvalidInput("The surge window is between 1 and 1440 minutes.", field="surge_window_minutes")
+    if not 1 <= row.surge_severity <= 4:
+        raise InvalidInput("The surge severity is a level from 1 to 4.", field="surge_severity")
+    row._history_user = actor
+    row.save()
+    return row
+
+
+# ---------------------------------------------------------------------------------------
+# Validation shared by every way in (the form validates the same rules first)
+# ---------------------------------------------------------------------------------------
+def _text(value, *, field: str, label: str, max_length: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(f"{label} is required.", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"{label} is at most {max_length} characters.", field=field)
+    if "\x00" in value:
+        raise InvalidInput(f"{label} contains a null character.", field=field)
+    return value
+
+
+def clean_started_at(started_at: datetime | None, now: datetime) -> datetime | None:
+    if started_at is None:
+        return None
+    if timezone.is_naive(started_at):
+        raise InvalidInput("Give the start time with a time zone.", field="started_at")
+    if started_at > now + CLOCK_SKEW:
+        raise InvalidInput("The start time is in the future.", field="started_at")
+    if started_at < now - OLDEST_START:
+        raise InvalidInput(
+            "The start time is more than 90 days ago; open a ticket instead.", field="started_at"
+        )
+    return started_at
+
+
+def clean_links(links: Iterable[str]) -> list[str]:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    validate = URLValidator(schemes=["http", "https"])
+    out: list[str] = []
+    for raw in links or []:
+        link = str(raw).strip()
+        if not link:
+            continue
+        if len(link) > MAX_URL:
+            raise InvalidInput(f"A link is at most {MAX_URL} characters.", field="links")
+        try:
+            validate(link)
+        except ValidationError:
+            raise InvalidInput(
+                f"{link[:80]!r} is not a web address (http:// or https://).", field="links"
+            ) from None
+        if link not in out:
+            out.append(link)
+    if len(out) > MAX_LINKS:
+        raise InvalidInput(f"Give at most {MAX_LINKS} links.", field="links")
+    return out
+
+
+def _clean_report(*, customer, contact, summary, impact, customers_reporting, started_at, links, now) -> dict:
+    if impact not in Impact.values:
+        raise InvalidInput("Pick the customer impact.", field="impact")
+    try:
+        count = int(customers_reporting)
+    except (TypeError, ValueError):
+        raise InvalidInput("Give the number of customers reporting.", field="customers_reporting") from None
+    if not 1 <= count <= MAX_CUSTOMERS:
+        raise InvalidInput(f"Between 1 and {MAX_CUSTOMERS} customers.", field="customers_reporting")
+    return {
+        "customer": _text(customer, field="customer", label="Customer", max_length=MAX_SHORT),
+        "contact": _text(contact, field="contact", label="Contact", max_length=MAX_SHORT),
+        "summary": _text(summary, field="summary", label="What the customer sees", max_length=MAX_TEXT),
+        "impact": impact,
+        "customers_reporting": count,
+        "started_at": clean_started_at(started_at, now),
+        "links": clean_links(links),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Filing
+# ---------------------------------------------------------------------------------------
+def route(service: Service | None, config: SupportSettings) -> EscalationPolicy | None:
+    """The service's policy (its own, else its team's default), else the triage policy."""
+    policy = oncall_selectors.policy_for_service(service) if service is not None else None
+    return policy or config.triage_policy
+
+
+def submit_escalation(
+    *,
+    reporter,
+    customer: str,
+    contact: str,
+    service: Service | None,
+    summary: str,
+    impact: str,
+    customers_reporting: int = 1,
+    started_at: datetime | None = None,
+    links: Iterable[str] = (),
+) -> Escalation:
+    """File a new escalation: route it, page or notify, and run surge detection.
+
+    ``service=None`` means "not sure": the support-triage policy handles it (and it never
+    counts towards a surge). Returns the escalation; ``escalation.incident`` is set when this
+    report completed a surge and opened an incident.
+    """
+    if not permissions.can_file(reporter):
+        raise NotAllowed("Only support staff and engineers file escalations.")
+    now = timezone.now()
+    data = _clean_report(
+        customer=customer, contact=contact, summary=summary, impact=impact,
+        customers_reporting=customers_reporting, started_at=started_at, links=links, now=now,
+    )  # fmt: skip
+    with transaction.atomic():
+        config = SupportSettings.load()
+        if service is not None:
+            # Serialise filings per service: surge detection below counts the recent reports
+            # of this service, and the second of two concurrent filings must see the first.
+            service = (
+                Service.objects.select_for_update(of=("self",))
+                .select_related("owner_team__manager")
+                .filter(pk=service.pk)
+                .first()
+            )
+            if service is None:
+                raise InvalidInput("That service no longer exists; pick another one.", field="service")
+            now = timezone.now()  # after the wait: this report's place in the window
+        policy = route(service, config)
+        escalation = Escalation(
+            reporter=reporter,
+            service=service,
+            created_at=now,
+            ack_due_at=config.ack_due_at(impact, now),
+            policy=policy,
+            **data,
+        )
+        escalation._history_user = reporter
+        escalation.save()
+        incident = _detect_surge(escalation, config, now) if service is not None else None
+        if incident is None:
+            if impact in PAGING_IMPACTS:
+                _page(escalation, policy)
+            else:
+                _tell_team(escalation, policy)
+    return escalation
+
+
+def _title(escalation: Escalation) -> str:
+    impact = Impact(escalation.impact).label.split(" - ")[0]
+    where = escalation.service.name if escalation.service else "service unknown"
+    return f"[Support] {impact}: {where} - {escalation.customer}"[:200]
+
+
+def _fields(escalation: Escalation, config: SupportSettings | None = None) -> list[list[str]]:
+    return [
+        ["Customer", escalation.customer],
+        ["Contact", escalation.contact],
+        ["Impact", Impact(escalation.impact).label],
+        ["Service", escalation.service.name if escalation.service else "Not sure (support triage)"],
+        ["Customers reporting", str(escalation.customers_reporting)],
+        ["Acknowledge by", f"{escalation.ack_due_at:%Y-%m-%d %H:%M} UTC"],
+        ["Filed by", str(escalation.reporter)],
+    ]
+
+
+def _page(escalation: Escalation, policy: EscalationPolicy | None) -> Page | None:
+    """Page the routed policy about this escalation (outbox: delivered after commit).
+    Without a policy the escalation stays unrouted; the triage list shows it."""
+    if policy is None:
+        log.warning(
+            "escalation %s: no escalation policy to page (set a support-triage policy)", escalation.pk
+        )
+        return None
+    try:
+        page = oncall_services.open_page(
+            title=_title(escalation),
+            summary=escalation.summary,
+            url=absolute_url(escalation.get_absolute_url()),
+            service=escalation.service,
+            policy=policy,
+            subject=escalation,
+            dedup_key=f"escalations:{escalation.pk}",
+        )
+    except ServiceError as exc:  # e.g. a policy without levels: keep the report, say why
+        log.warning("escalation %s: could not page %s: %s", escalation.pk, policy, exc.message)
+        return None
+    Escalation.objects.filter(pk=escalation.pk).update(page=page)
+    escalation.page = page
+    return page
+
+
+def _team_people(escalation: Escalation, policy: EscalationPolicy | None) -> list:
+    team = escalation.service.owner_team if escalation.service else (policy.team if policy else None)
+    if team is None:
+        return []
+    people: list = []
+    if team.manager is not None and team.manager.is_active:
+        people.append(team.manager)
+    if team.email:
+        people.append(team.email)
+    return people
+
+
+def _tell_team(escalation: Escalation, policy: EscalationPolicy | None) -> None:
+    """A question: the owning team (manager, mailing list) hears about it; no page yet."""
+    recipients = _team_people(escalation, policy)
+    if not recipients:
+        return
+    url = absolute_url(escalation.get_absolute_url())
+    notify(
+        recipients=recipients,
+        kind="update",
+        template="escalations/new",
+        context={
+            "title": f"{escalation.reference} {_title(escalation)}",
+            "url": url,
+            "summary": escalation.summary,
+            "fields": _fields(escalation),
+            "actions": [["Triage", url]],
+        },
+        idempotency_key=f"escalations:{escalation.pk}:new",
+        related=escalation,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Surge detection
+# ---------------------------------------------------------------------------------------
+def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime) -> Incident | None:
+    """N unlinked, unresolved reports for the service within M minutes and no open (real)
+    incident covering it: open one incident, link the reports, page on-call.
+
+    The caller holds the lock on the service row, so this check-then-act is race-free.
+    """
+    service = escalation.service
+    window_start = now - timedelta(minutes=config.surge_window_minutes)
+    recent = list(
+        Escalation.objects.filter(
+            service=service, incident__isnull=True, created_at__gte=window_start, created_at__lte=now
+        )
+        .exclude(status=Status.RESOLVED)
+        .select_related("page")
+        .order_by("created_at", "id")
+    )
+    if len(recent) < config.surge_threshold:
+        return None
+    if Incident.objects.open().real().filter(services=service).exists():
+        return None
+    detected = recent[0].created_at
+    starts = [e.started_at for e in recent if e.started_at is not None]
+    started = min([*starts, detected])
+    customers = sum(e.customers_reporting for e in recent)
+    summary = "\n".join(f"- {e.customer}: {e.summary[:300]}" for e in recent)
+    incident = incident_services.declare_incident(
+        title=f"Customers report problems with {service.name}"[:200],
+        severity=config.surge_severity,
+        services=[service],
+        actor=None,
+        detection_source=Incident.DetectionSource.SUPPORT,
+        detected_at=detected,
+        started_at=started,
+        summary=(
+            f"Opened by surge detection: {len(recent)} support escalations for {service.name} "
+            f"within {config.surge_window_minutes} minutes.\n\n{summary}"
+        )[:5000],
+        customer_impact=recent[0].summary,
+    )
+    for report in recent:
+        _attach(report, incident, actor=None, source=LinkSource.SURGE, now=now)
+    incident_services.add_reported_customers(incident=incident, count=customers)
+    _page_incident(incident, service, escalation.policy)
+    escalation.refresh_from_db()
+    return incident
+
+
+def _page_incident(incident: Incident, service: Service, policy: EscalationPolicy | None) -> Page | None:
+    if policy is None:
+        incident_services.add_timeline_event(
+            incident=incident,
+            kind=TimelineEvent.Kind.NOTE,
+            text="Nobody was paged: the service has no escalation policy and no support-triage policy is set.",
+        )
+        return None
+    try:
+        page = oncall_services.open_page(
+            title=f"{incident.reference} {incident.title}",
+            summary=incident.summary,
+            url=absolute_url(incident.get_absolute_url()),
+            service=service,
+            policy=policy,
+            subject=incident,
+            dedup_key=incident_paging.dedup_key(incident),  # one page per incident, whoever opens it
+        )
+    except ServiceError as exc:
+        log.warning("surge incident %s: could not page %s: %s", incident.pk, policy, exc.message)
+        return None
+    incident_services.add_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.PAGE,
+        text=f"Paged on-call through {policy.name} (support surge).",
+        related=page,
+    )
+    return page
+
+
+# ---------------------------------------------------------------------------------------
+# Attaching a report to an incident
+# ---------------------------------------------------------------------------------------
+def _attach(
+    escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime, count: bool = False
+) -> None:
+    """Link the (locked or freshly created) escalation to the incident: timeline event, the
+    escalation's own page resolved (the incident's response takes over)."""
+    escalation.incident = incident
+    escalation.status = Status.LINKED
+    escalation.linked_by = source
+    if source == LinkSource.ENGINEERING and escalation.acknowledged_at is None:
+        escalation.acknowledged_at = now
+        escalation.acknowledged_by = actor
+    escalation._history_user = actor
+    escalation.save(
+        update_fields=["incident", "status", "linked_by", "acknowledged_at", "acknowledged_by", "updated_at"]
+    )
+    who = {
+        LinkSource.SUPPORT: f"{escalation.reporter} (support) attached a customer report",
+        LinkSource.SURGE: "Surge detection linked a customer report",
+        LinkSource.ENGINEERING: f"{actor} linked support escalation {escalation.reference}",
+    }[source]
+    incident_services.add_timeline_event(
+        incident=incident,
+        kind=TimelineEvent.Kind.SUPPORT_REPORT,
+        text=(
+            f"{who}: {escalation.customer} - {escalation.summary[:300]} "
+            f"({Impact(escalation.impact).label.split(' - ')[0].lower()}, "
+            f"{escalation.customers_reporting} customer{'s' if escalation.customers_reporting != 1 else ''})."
+        ),
+        actor=actor,
+        occurred_at=min(escalation.created_at, now),
+        related=escalation,
+        data={"escalation": escalation.pk, "customers": escalation.customers_reporting, "source": source},
+    )
+    if count:
+        incident_services.add_reported_customers(incident=incident, count=escalation.customers_reporting)
+    page = escalation.page
+    if page is not None and page.status in Page.OPEN:
+        with contextlib.suppress(Conflict):  # resolved meanwhile: nothing left to stop
+            oncall_services.resolve_page(page=page, user=actor, reason=f"Linked to {incident.reference}")
+
+
+def attach_to_incident(
+    *,
+    reporter,
+    incident: Incident | int,
+    customer: str,
+    contact: str,
+    summary: str,
+    impact: str,
+    customers_reporting: int = 1,
+    started_at: datetime | None = None,
+    links: Iterable[str] = (),
+) -> Escalation:
+    """Support attaches a customer report to an open incident instead of escalating anew:
+    recorded (linked), a timeline event, and the incident's reported-customers count grows."""
+    if not permissions.can_file(reporter):
+        raise NotAllowed("Only support staff and engineers file escalations.")
+    now = timezone.now()
+    data = _clean_report(
+        customer=customer, contact=contact, summary=summary, impact=impact,
+        customers_reporting=customers_reporting, started_at=started_at, links=links, now=now,
+    )  # fmt: skip
+    pk = incident.pk if isinstance(incident, Incident) else incident
+    with transaction.atomic():
+        found = (
+            Incident.objects.open()
+            .real()
+            .select_for_update(of=("self",))
+            .select_related("primary_service")
+            .filter(pk=pk)
+            .first()
+        )
+        if found is None:
+            raise InvalidInput(
+                "That incident is no longer open; file a new escalation instead.", field="incident"
+            )
+        config = SupportSettings.load()
+        escalation = Escalation(
+            reporter=reporter,
+            service=found.primary_service,
+            created_at=now,
+            ack_due_at=config.ack_due_at(impact, now),
+            **data,
+        )
+        escalation._history_user = reporter
+        escalation.save()
+        _attach(escalation, found, actor=reporter, source=LinkSource.SUPPORT, now=now, count=True)
+    return escalation
+
+
+# ---------------------------------------------------------------------------------------
+# Triage (admin) transitions
+# ---------------------------------------------------------------------------------------
+def _lock(escalation: Escalation | int) -> Escalation:
+    pk = escalation.pk if isinstance(escalation, Escalation) else escalation
+    return (
+        Escalation.objects.select_for_update(of=("self",))
+        .select_related("page", "incident", "reporter", "acknowledged_by", "service")
+        .get(pk=pk)
+    )
+
+
+def _require_triage(actor) -> None:
+    if not permissions.can_triage(actor):
+        raise NotAllowed("Only responders and engineering managers triage escalations.")
+
+
+def _closed_message(escalation: Escalation) -> str:
+    if escalation.status == Status.RESOLVED:
+        return f"{escalation.reference} is already resolved."
+    return f"{escalation.reference} is already linked to {escalation.incident.reference}."
+
+
+@transaction.atomic
+def acknowledge(*, escalation: Escalation | int, actor, via: str = "admin") -> Escalation:
+    """new -> acknowledged; also acknowledges its page so escalation stops. Race-safe: the
+    second acknowledger gets a Conflict naming the first."""
+    _require_triage(actor)
+    escalation = _lock(escalation)
+    if escalation.status == Status.ACKNOWLEDGED:
+        raise Conflict(
+            f"{escalation.reference} was already acknowledged by {escalation.acknowledged_by} "
+            f"at {escalation.acknowledged_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if escalation.status != Status.NEW:
+        raise Conflict(_closed_message(escalation))
+    now = timezone.now()
+    escalation.status = Status.ACKNOWLEDGED
+    escalation.acknowledged_by = actor
+    escalation.acknowledged_at = now
+    escalation._history_user = actor
+    escalation.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "updated_at"])
+    page = escalation.page
+    if page is not None and page.status in (Page.Status.TRIGGERED, Page.Status.EXHAUSTED):
+        # someone acknowledging the page meanwhile is fine: the escalation is acknowledged either way
+        with contextlib.suppress(Conflict):
+            oncall_services.acknowledge_page(page=page, user=actor, via=via)
+    return escalation
+
+
+@transaction.atomic
+def acknowledge_from_page(*, page: Page, user, at: datetime) -> Escalation | None:
+    """Receiver side of ``oncall.signals.page_acknowledged``: acknowledging the page (web
+    link, admin, API) acknowledges its escalation. Idempotent."""
+    escalation = Escalation.objects.select_for_update().filter(page_id=page.pk).first()
+    if escalation is None or escalation.acknowledged_at is not None:
+        return escalation
+    escalation.acknowledged_by = user
+    escalation.acknowledged_at = at
+    fields = ["acknowledged_by", "acknowledged_at", "updated_at"]
+    if escalation.status == Status.NEW:
+        escalation.status = Status.ACKNOWLEDGED
+        fields.append("status")
+    escalation._history_user = user
+    escalation.save(update_fields=fields)
+    return escalation
+
+
+@transaction.atomic
+def link_to_incident(*, escalation: Escalation | int, incident: Incident, actor) -> Escalation:
+    """Engineering links an escalation to an incident (acknowledging it if nobody had)."""
+    _require_triage(actor)
+    escalation = _lock(escalation)
+    if escalation.status in (Status.LINKED, Status.RESOLVED):
+        raise Conflict(_closed_message(escalation))
+    incident = Incident.objects.filter(pk=incident.pk).first()
+    if incident is None or incident.status == Incident.Status.CLOSED:
+        raise InvalidInput("Pick an incident that is not closed.", field="incident")
+    _attach(escalation, incident, actor=actor, source=LinkSource.ENGINEERING, now=timezone.now(), count=True)
+    return escalation
+
+
+@transaction.atomic
+def open_incident(
+    *, escalation: Escalation | int, actor, severity: int | None = None, title: str = ""
+) -> Incident:
+    """Declare an incident from an escalation (detected when it was filed, started when the
+    customer says) and link the escalation to it."""
+    _require_triage(actor)
+    escalation = _lock(escalation)
+    if escalation.status in (Status.LINKED, Status.RESOLVED):
+        raise Conflict(_closed_message(escalation))
+    if escalation.service is None:
+        raise InvalidInput(
+            f"{escalation.reference} has no service (the agent was not sure): link it to an incident instead.",
+            field="service",
+        )
+    config = SupportSettings.load()
+    started = (
+        escalation.started_at
+        if escalation.started_at and escalation.started_at < escalation.created_at
+        else None
+    )
+    incident = incident_services.declare_incident(
+        title=(title or "").strip()
+        or f"{escalation.service.name}: {escalation.summary.splitlines()[0][:150]}",
+        severity=severity or config.surge_severity,
+        services=[escalation.service],
+        actor=actor,
+        detection_source=Incident.DetectionSource.SUPPORT,
+        detected_at=escalation.created_at,
+        started_at=started,
+        customer_impact=escalation.summary,
+    )
+    _attach(escalation, incident, actor=actor, source=LinkSource.ENGINEERING, now=timezone.now(), count=True)
+    return incident
+
+
+@transaction.atomic
+def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
+    """Close the escalation with a reply support sees (and is told about)."""
+    _require_triage(actor)
+    reply = _text(reply, field="reply", label="The reply to support", max_length=MAX_TEXT)
+    escalation = _lock(escalation)
+    if escalation.status == Status.RESOLVED:
+        raise Conflict(_closed_message(escalation))
+    now = timezone.now()
+    escalation.status = Status.RESOLVED
+    escalation.resolved_by = actor
+    escalation.resolved_at = now
+    escalation.reply = reply
+    if escalation.acknowledged_at is None:
+        escalation.acknowledged_by = actor
+        escalation.acknowledged_at = now
+    escalation._history_user = actor
+    escalation.save()
+    page = escalation.page
+    if page is not None and page.status in Page.OPEN:
+        with contextlib.suppress(Conflict):
+            oncall_services.resolve_page(page=page, user=actor, reason=f"{escalation.reference} resolved")
+    url = absolute_url("/support/")
+    notify(
+        recipients=[escalation.reporter],
+        kind="update",
+        template="escalations/resolved",
+        context={
+            "title": f"{escalation.reference} ({escalation.customer}) resolved by {actor}",
+            "url": url,
+            "reply": reply,
+            "fields": [["Customer", escalation.customer], ["Resolved by", str(actor)]],
+            "actions": [["Your escalations", url]],
+        },
+        idempotency_key=f"escalations:{escalation.pk}:resolved",
+        related=escalation,
+    )
+    return escalation
+
+
+# ---------------------------------------------------------------------------------------
+# SLA breach (reminder rule action)
+# ---------------------------------------------------------------------------------------
+def escalate_overdue(*, escalation_id: int) -> str:
+    """Run once by the reminder sweep when an escalation is still new past its SLA:
+    a page that nobody acknowledged moves to its policy's next level now; an escalation that
+    did not page (a question, or routing failed at filing) pages its policy now.
+    Returns what it did (for logs and tests)."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        if escalation.status != Status.NEW:
+            return "not needed"
+        page = escalation.page
+        if page is not None and page.status == Page.Status.TRIGGERED and page.step_token:
+            advanced = oncall_services.advance_page(page_id=page.pk, step_token=page.step_token)
+            return "escalated to the next level" if advanced else "page already moved on"
+        if page is not None and page.status in Page.OPEN:
+            return "page exhausted or acknowledged"
+        policy = escalation.policy or route(escalation.service, SupportSettings.load())
+        if escalation.policy_id is None and policy is not None:
+            Escalation.objects.filter(pk=escalation.pk).update(policy=policy)
+        return "paged" if _page(escalation, policy) else "no policy to page"

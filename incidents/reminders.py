@@ -1,0 +1,124 @@
+"""SLA reminder rules for incidents (run by the reminders sweep, exactly once per due point).
+
+- ``incidents.ack_overdue``: an open incident nobody acknowledged within its severity's
+  acknowledgement SLA -> escalate via paging (opens a page if none is open for it, even for
+  severities that do not page on declaration) and notify the owning team's manager.
+- ``incidents.update_overdue``: an open incident whose next status update (severity cadence)
+  is overdue -> remind the commander; if still overdue after a further interval (default:
+  one cadence), the team's manager.
+
+Both read open incidents only (partial index ``incidents_open_by_severity``), so a sweep's
+cost follows the number of open incidents, never the size of the archive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from incidents.models import Incident
+from opsportal.links import absolute_url
+from reminders.registry import EffectiveConfig, Reminder, Rule
+
+
+def _open_incidents():
+    return Incident.objects.open().select_related(
+        "severity", "owning_team__manager", "commander", "acknowledged_by", "primary_service"
+    )
+
+
+def _context(incident: Incident, title: str, fields: list) -> dict:
+    url = absolute_url(incident.get_absolute_url())
+    return {
+        "title": title,
+        "url": url,
+        "severity": str(incident.severity),
+        "fields": [["Incident", f"{incident.reference} {incident.title}"], *fields],
+        "actions": [["Open the incident", url]],
+    }
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    minutes = int((now - then).total_seconds() // 60)
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
+class AckOverdueRule(Rule):
+    def due(self, *, now: datetime, config: EffectiveConfig):
+        for incident in _open_incidents().filter(acknowledged_at__isnull=True):
+            due = incident.ack_due_at()
+            if due > now:
+                continue
+            manager = incident.owning_team.manager if incident.owning_team else None
+
+            def escalate(incident=incident):
+                from incidents import paging
+
+                paging.open_incident_page(incident, "ack_overdue")
+
+            yield Reminder(
+                object_key=f"incidents.incident:{incident.pk}",
+                due_point=due,
+                recipients=[manager] if manager and manager.is_active else [],
+                template="reminders/generic",
+                context=_context(
+                    incident,
+                    f"Not acknowledged: {incident.reference} {incident.title}",
+                    [
+                        ["Acknowledgement was due", _ago(now, due)],
+                        ["Severity SLA", incident.severity.ack_sla_display],
+                    ],
+                ),
+                related=incident,
+                action=escalate,
+            )
+
+
+class UpdateOverdueRule(Rule):
+    def due(self, *, now: datetime, config: EffectiveConfig):
+        for incident in _open_incidents().filter(severity__update_cadence_minutes__isnull=False):
+            due = incident.next_update_due_at()
+            if due is None or due > now:
+                continue
+            key = f"incidents.incident:{incident.pk}"
+            first = incident.commander or incident.acknowledged_by
+            manager = incident.owning_team.manager if incident.owning_team else None
+            fields = [["Update was due", _ago(now, due)], ["Cadence", incident.severity.cadence_display]]
+            if first is not None and first.is_active:
+                yield Reminder(
+                    object_key=key,
+                    due_point=due,
+                    recipients=[first],
+                    template="reminders/generic",
+                    context=_context(incident, f"Status update overdue: {incident.reference}", fields),
+                    related=incident,
+                )
+            after = config.escalate_after or timedelta(minutes=incident.severity.update_cadence_minutes)
+            if manager is not None and manager.is_active and now >= due + after:
+                yield Reminder(
+                    object_key=key,
+                    due_point=due + after,
+                    recipients=[manager],
+                    template="reminders/generic",
+                    context={
+                        **_context(incident, f"Still no status update: {incident.reference}", fields),
+                        "stage": 2,
+                    },
+                    stage=2,
+                    related=incident,
+                )
+
+
+RULES = [
+    AckOverdueRule(
+        key="incidents.ack_overdue",
+        title="Incident not acknowledged within its SLA",
+        description="Escalates via paging and tells the owning team's manager.",
+        paging=True,
+    ),
+    UpdateOverdueRule(
+        key="incidents.update_overdue",
+        title="Incident status update overdue",
+        description="Reminds the commander, then the team's manager after a further interval "
+        "(default: one update cadence).",
+    ),
+]

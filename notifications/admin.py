@@ -1,0 +1,302 @@
+"""Admin: contact methods (own, or your team's as manager) and the read-only notification log."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from notifications import selectors, services
+from notifications.models import Channel, ContactMethod, Notification
+from opsportal.badges import badge
+from opsportal.errors import ServiceError
+
+STATUS_TONES = {
+    Notification.Status.PENDING: "blue",
+    Notification.Status.SENDING: "yellow",
+    Notification.Status.SENT: "green",
+    Notification.Status.FAILED: "red",
+    Notification.Status.CANCELLED: "grey",
+}
+KIND_FIELDS = ["for_page", "for_reminder", "for_digest", "for_update"]
+
+
+class ContactMethodForm(forms.ModelForm):
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Webhooks: the shared secret used to sign requests (at least 16 characters). "
+        "Stored encrypted and never shown again; leave blank to keep the current one.",
+    )
+
+    class Meta:
+        model = ContactMethod
+        fields = [
+            "user",
+            "channel",
+            "label",
+            "email",
+            "url",
+            "slack_member_id",
+            "secret",
+            "enabled",
+            *KIND_FIELDS,
+        ]
+
+    def __init__(self, *args, actor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        if "user" in self.fields and actor is not None and not actor.is_superuser:
+            user_model = get_user_model()
+            self.fields["user"].queryset = user_model.objects.filter(
+                Q(pk=actor.pk) | Q(pk__in=selectors.managed_user_ids(manager=actor))
+            )
+
+    def clean(self):
+        data = super().clean()
+        channel = data.get("channel")
+        if channel in (Channel.SLACK, Channel.WEBHOOK) and not data.get("url"):
+            self.add_error("url", "Slack and webhook contact methods need a URL.")
+        secret = data.get("secret") or ""
+        if secret and len(secret) < 16:
+            self.add_error("secret", "Use a shared secret of at least 16 characters.")
+        has_secret = bool(self.instance.secret_encrypted) and self.instance.channel == Channel.WEBHOOK
+        if channel == Channel.WEBHOOK and not secret and not has_secret:
+            self.add_error("secret", "A webhook needs a shared secret to sign its requests.")
+        user = data.get("user")
+        if (
+            user is not None
+            and self.actor is not None
+            and not services.can_manage_contacts_of(self.actor, user)
+        ):
+            self.add_error("user", "You can only edit your own contact methods, or your team members'.")
+        return data
+
+
+@admin.register(ContactMethod)
+class ContactMethodAdmin(SimpleHistoryAdmin):
+    form = ContactMethodForm
+    list_display = ["__str__", "user", "channel", "destination", "enabled", "kinds", "secret_display"]
+    list_select_related = ["user"]
+    list_filter = ["channel", "enabled"]
+    search_fields = ["user__username", "user__email", "label", "email"]
+    readonly_fields = ["secret_display", "created_at", "updated_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["user", "channel", "label", "enabled"]}),
+            (
+                "Destination",
+                {"fields": ["email", "url", "slack_member_id", "secret", "secret_display"]},
+            ),
+            ("Receives", {"fields": KIND_FIELDS, "description": "Which kinds of message go to this method."}),
+            ("History", {"fields": ["created_at", "updated_at"]}),
+        ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        base = super().get_form(request, obj, change=change, **kwargs)
+
+        class Bound(base):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, actor=request.user, **kw)
+
+        return Bound
+
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def get_queryset(self, request):
+        return selectors.visible_contact_methods(user=request.user)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or services.can_manage_contacts_of(request.user, obj.user))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or services.can_manage_contacts_of(request.user, obj.user))
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name in form.cleaned_data}
+        fields.pop("secret", None)
+        try:
+            services.save_contact_method(
+                actor=request.user, method=obj, secret=form.cleaned_data.get("secret") or None, **fields
+            )
+        except ServiceError as exc:  # the form validated already; a race with another edit
+            messages.error(request, exc.message)
+
+    def delete_model(self, request, obj):
+        try:
+            services.delete_contact_method(actor=request.user, method=obj)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+
+    def delete_queryset(self, request, queryset):
+        for method in queryset:
+            self.delete_model(request, method)
+
+    @admin.display(description="Destination")
+    def destination(self, obj):
+        if obj.channel == Channel.EMAIL:
+            return obj.email or obj.user.email or "(no e-mail)"
+        return obj.target_display
+
+    @admin.display(description="Receives")
+    def kinds(self, obj):
+        on = [obj._meta.get_field(f).verbose_name for f in KIND_FIELDS if getattr(obj, f)]
+        return ", ".join(on) or "nothing"
+
+    @admin.display(description="Secret")
+    def secret_display(self, obj):
+        if obj.channel != Channel.WEBHOOK or not obj.secret_hint:
+            return "-"
+        return f"set (…{obj.secret_hint})"
+
+
+class RecipientFilter(admin.SimpleListFilter):
+    """Recipient by username: a text-free filter limited to people who received something
+    is an unbounded DISTINCT over the log, so the choices are the people you can see."""
+
+    title = "recipient"
+    parameter_name = "recipient"
+
+    def lookups(self, request, model_admin):
+        users = get_user_model().objects.filter(is_active=True).order_by("username")
+        if not request.user.is_superuser and not request.user.has_perm("notifications.change_notification"):
+            users = users.filter(pk=request.user.pk)
+        return [(u.pk, u.get_username()) for u in users[:200]] + [("none", "(plain address)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(recipient__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(recipient_id=int(value))
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "status_badge",
+        "channel",
+        "kind",
+        "recipient",
+        "destination",
+        "subject",
+        "attempts",
+        "error_summary",
+        "sent_at",
+    ]
+    list_select_related = ["recipient"]
+    list_filter = ["status", "channel", "kind", RecipientFilter]
+    search_fields = ["subject", "address", "event_key", "recipient__username", "recipient__email"]
+    show_full_result_count = False  # the log grows without bound: no COUNT(*) of everything
+    actions = ["resend_failed", "cancel_pending"]
+    ordering = ["-created_at", "-pk"]
+    fieldsets = [
+        (None, {"fields": ["status_badge", "channel", "kind", "recipient", "destination", "related_link"]}),
+        ("Message", {"fields": ["subject", "body", "payload_pretty", "template"]}),
+        (
+            "Delivery",
+            {
+                "fields": [
+                    "attempts",
+                    "last_status_code",
+                    "last_error",
+                    "next_attempt_at",
+                    "lease_expires_at",
+                    "created_at",
+                    "sent_at",
+                ]
+            },
+        ),
+        ("Keys", {"fields": ["event_key", "idempotency_key"]}),
+    ]
+    readonly_fields = [f for fs in fieldsets for f in fs[1]["fields"]]
+
+    def get_queryset(self, request):
+        return selectors.visible_notifications(user=request.user).select_related("recipient")
+
+    # Read-only log: rows are written by notify() and changed only by delivery and actions.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request):
+        return services.can_resend(request.user)
+
+    @admin.action(description="Resend selected failed notifications", permissions=["resend"])
+    def resend_failed(self, request, queryset):
+        done, refused = 0, []
+        for notification in queryset.filter(
+            status__in=[Notification.Status.FAILED, Notification.Status.CANCELLED]
+        ):
+            try:
+                services.resend(notification=notification, actor=request.user)
+                done += 1
+            except ServiceError as exc:
+                refused.append(exc.message)
+        skipped = queryset.exclude(
+            status__in=[Notification.Status.FAILED, Notification.Status.CANCELLED]
+        ).count()
+        if done:
+            messages.success(request, f"Queued {done} notification(s) for delivery again.")
+        if skipped:
+            messages.warning(request, f"Skipped {skipped} notification(s) that are not failed or cancelled.")
+        for message in refused:
+            messages.error(request, message)
+
+    @admin.action(description="Cancel selected pending notifications", permissions=["resend"])
+    def cancel_pending(self, request, queryset):
+        done = 0
+        for notification in queryset:
+            try:
+                services.cancel(notification=notification, actor=request.user)
+                done += 1
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+        if done:
+            messages.success(request, f"Cancelled {done} notification(s).")
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "grey"))
+
+    @admin.display(description="To")
+    def destination(self, obj):
+        return obj.address_display
+
+    @admin.display(description="Last error")
+    def error_summary(self, obj):
+        if not obj.last_error:
+            return ""
+        text = obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+        return format_html('<span title="{}">{}</span>', obj.last_error, text)
+
+    @admin.display(description="Layout data (Slack / webhook)")
+    def payload_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False))
+
+    @admin.display(description="About")
+    def related_link(self, obj):
+        if not obj.related_type_id:
+            return "-"
+        target = obj.related
+        if target is None:
+            return f"{obj.related_type} #{obj.related_id} (deleted)"
+        url = getattr(target, "get_absolute_url", None)
+        return format_html('<a href="{}">{}</a>', url(), target) if url else str(target)

@@ -1,0 +1,657 @@
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from notifications.models import Notification
+from oncall import permissions, selectors, services, timeline
+from oncall.models import (
+    WEEKDAYS,
+    CalendarFeed,
+    EscalationLevel,
+    EscalationPolicy,
+    LayerMember,
+    LayerRestriction,
+    Override,
+    Page,
+    PageEvent,
+    RotationLayer,
+    Schedule,
+    ServicePolicy,
+)
+from opsportal.badges import badge
+from opsportal.db import count_subquery
+from opsportal.errors import ServiceError
+from opsportal.timeutil import localize, zone
+
+CALENDAR_DAYS = 28
+GAP_WARNING_DAYS = 14
+
+
+# --- schedules ----------------------------------------------------------------------------
+
+
+class LayerInline(admin.TabularInline):
+    model = RotationLayer
+    extra = 0
+    show_change_link = True
+    fields = [
+        "position",
+        "name",
+        "rotation_length",
+        "rotation_unit",
+        "start_date",
+        "handoff_time",
+        "end_at",
+        "who",
+    ]
+    readonly_fields = ["who"]
+
+    @admin.display(description="Participants / restrictions")
+    def who(self, obj):
+        if not obj.pk:
+            return "Save, then edit the layer to add participants."
+        people = ", ".join(str(m.user) for m in obj.members.all()) or "nobody yet"
+        limits = "; ".join(str(r) for r in obj.restrictions.all())
+        return f"{people}" + (f" - only {limits}" if limits else "")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("members__user", "restrictions")
+
+
+class QuickOverrideForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=None, label="Who")
+    start = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reason = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, schedule, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.contrib.auth import get_user_model
+
+        self.schedule = schedule
+        self.fields["user"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["start"].help_text = f"Local time in {schedule.time_zone}"
+
+    def _local(self, value):
+        # datetime-local has no zone: read it in the schedule's zone with the portal's DST rules.
+        if value is None:
+            return None
+        naive = timezone.make_naive(value) if timezone.is_aware(value) else value
+        return localize(naive.date(), naive.time(), self.schedule.time_zone)
+
+    def clean(self):
+        data = super().clean()
+        data["start"], data["end"] = self._local(data.get("start")), self._local(data.get("end"))
+        return data
+
+
+def _tonight(schedule, now):
+    """Defaults for "I'll take tonight": today 18:00 to tomorrow 09:00, schedule time."""
+    z = zone(schedule.time_zone)
+    today = now.astimezone(z).date()
+    return (
+        datetime.combine(today, time(18)).strftime("%Y-%m-%dT%H:%M"),
+        datetime.combine(today + timedelta(days=1), time(9)).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "team", "time_zone", "on_call_now", "next_on_call", "layer_count"]
+    list_select_related = ["team"]
+    list_filter = ["team"]
+    search_fields = ["name", "team__name"]
+    autocomplete_fields = ["team"]
+    inlines = [LayerInline]
+    change_form_template = "admin/oncall/schedule/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_layers=count_subquery(RotationLayer, "schedule"))
+
+    def get_changelist_instance(self, request):
+        cl = super().get_changelist_instance(request)
+        # One bounded batch for the whole page instead of a computation per row.
+        answers = selectors.on_call([s.pk for s in cl.result_list], with_next=True)
+        for schedule in cl.result_list:
+            schedule._on_call = answers.get(schedule.pk)
+        return cl
+
+    def _answer(self, obj):
+        if not hasattr(obj, "_on_call"):
+            obj._on_call = selectors.on_call([obj.pk], with_next=True).get(obj.pk)
+        return obj._on_call
+
+    @admin.display(description="On call now")
+    def on_call_now(self, obj):
+        answer = self._answer(obj)
+        if answer is None or answer.user is None:
+            return badge("Nobody", "red", title="Gap: nobody is on call right now")
+        tz = zone(obj.time_zone)
+        return format_html(
+            "{} <span class='op-muted'>until {}</span>",
+            answer.user,
+            answer.shift.end.astimezone(tz).strftime("%a %H:%M"),
+        )
+
+    @admin.display(description="Next")
+    def next_on_call(self, obj):
+        answer = self._answer(obj)
+        if answer is None or answer.next_user is None:
+            return "-"
+        tz = zone(obj.time_zone)
+        return format_html(
+            "{} <span class='op-muted'>from {}</span>",
+            answer.next_user,
+            answer.next_shift.start.astimezone(tz).strftime("%a %d %b %H:%M"),
+        )
+
+    @admin.display(description="Layers", ordering="_layers")
+    def layer_count(self, obj):
+        return obj._layers
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/override/",
+                self.admin_site.admin_view(self.quick_override),
+                name="oncall_schedule_quick_override",
+            ),
+            *super().get_urls(),
+        ]
+
+    def quick_override(self, request, pk):
+        schedule = get_object_or_404(Schedule.objects.select_related("team"), pk=pk)
+        if request.method != "POST":
+            return redirect(reverse("admin:oncall_schedule_change", args=[pk]))
+        if not request.user.has_perm("oncall.add_override"):
+            raise PermissionDenied
+        form = QuickOverrideForm(request.POST, schedule=schedule)
+        if not form.is_valid():
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            messages.error(request, f"Override not added - {errors}")
+        else:
+            d = form.cleaned_data
+            try:
+                services.create_override(
+                    schedule=schedule, user=d["user"], start=d["start"], end=d["end"], reason=d["reason"],
+                    actor=request.user,
+                )  # fmt: skip
+            except ServiceError as exc:
+                messages.error(request, f"Override not added - {exc.message}")
+            else:
+                messages.success(request, f"{d['user']} is now on call from {d['start']:%Y-%m-%d %H:%M} UTC.")
+        return redirect(reverse("admin:oncall_schedule_change", args=[pk]))
+
+    def _calendar_context(self, request, schedule):
+        now = timezone.now()
+        z = zone(schedule.time_zone)
+        today = now.astimezone(z).date()
+        first = today - timedelta(days=today.weekday())  # from this week's Monday
+        start, end = timeline.days(first, CALENDAR_DAYS, schedule.time_zone)
+        shifts = selectors.final_shifts(schedule, start, end)
+        people = selectors.users_by_id(s.user for s in shifts)
+        answer = selectors.on_call([schedule.pk], now, with_next=True).get(schedule.pk)
+        gaps = [g for g in selectors.gaps(schedule, now, now + timedelta(days=GAP_WARNING_DAYS))]
+        f_from, f_to = self._fairness_period(request, today)
+        f_start, f_end = timeline.days(f_from, (f_to - f_from).days + 1, schedule.time_zone)
+        start_default, end_default = _tonight(schedule, now)
+        legend = sorted({(people.get(s.user), s.user) for s in shifts}, key=lambda p: str(p[0]))
+        rows = timeline.build(shifts, people, schedule.time_zone, first, CALENDAR_DAYS, today)
+        return {
+            "calendar": rows,
+            "legend": [
+                (p, next(b.color for r in rows for b in r.bars if b.label == str(p))) for p, _ in legend if p
+            ],
+            "on_call": answer,
+            "gaps": [(a.astimezone(z), b.astimezone(z)) for a, b in gaps[:10]],
+            "gap_days": GAP_WARNING_DAYS,
+            "overrides": schedule.overrides.filter(end__gt=now).select_related("user", "covers")[:20],
+            "fairness": selectors.fairness(schedule, f_start, f_end),
+            "fairness_from": f_from,
+            "fairness_to": f_to,
+            "quick_form": QuickOverrideForm(
+                schedule=schedule,
+                initial={"user": request.user.pk, "start": start_default, "end": end_default},
+            ),
+            "can_override": request.user.has_perm("oncall.add_override"),
+            "feeds": schedule.feeds.filter(revoked_at__isnull=True),
+            "tz": schedule.time_zone,
+        }
+
+    def _fairness_period(self, request, today):
+        try:
+            f_from = date.fromisoformat(request.GET.get("fairness_from", ""))
+            f_to = date.fromisoformat(request.GET.get("fairness_to", ""))
+        except ValueError:
+            return today, today + timedelta(days=CALENDAR_DAYS - 1)
+        if f_to < f_from or (f_to - f_from).days > 366:
+            return today, today + timedelta(days=CALENDAR_DAYS - 1)
+        return f_from, f_to
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        schedule = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if schedule is not None:
+            extra.update(self._calendar_context(request, schedule))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def save_model(self, request, obj, form, change):
+        request._shift_before = services.shift_snapshot(obj) if change else []
+        fields = {f: form.cleaned_data[f] for f in form.cleaned_data}
+        services.save_schedule(schedule=obj, **fields)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            services.announce_shift_changes(schedule=form.instance, before=request._shift_before)
+
+
+class WeekdaysField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[(str(n), label) for n, label in WEEKDAYS], **kwargs)
+
+
+class RestrictionForm(forms.ModelForm):
+    weekdays = WeekdaysField()
+
+    class Meta:
+        model = LayerRestriction
+        fields = ["weekdays", "start_time", "end_time"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["weekdays"] = list(self.instance.weekdays)
+
+    def clean_weekdays(self):
+        return "".join(sorted(set(self.cleaned_data["weekdays"])))
+
+
+class MemberInline(admin.TabularInline):
+    model = LayerMember
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["position", "user"]
+
+
+class RestrictionInline(admin.TabularInline):
+    model = LayerRestriction
+    form = RestrictionForm
+    extra = 0
+
+
+@admin.register(RotationLayer)
+class RotationLayerAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "schedule", "position", "start_date", "handoff_time"]
+    list_select_related = ["schedule"]
+    list_filter = ["schedule__team"]
+    autocomplete_fields = ["schedule"]
+    inlines = [MemberInline, RestrictionInline]
+    fields = [
+        "schedule",
+        "name",
+        "position",
+        "rotation_length",
+        "rotation_unit",
+        "start_date",
+        "handoff_time",
+        "end_at",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        request._shift_before = services.shift_snapshot(obj.schedule) if change else []
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.announce_shift_changes(schedule=form.instance.schedule, before=request._shift_before)
+
+
+class OverrideForm(forms.ModelForm):
+    class Meta:
+        model = Override
+        fields = ["schedule", "user", "covers", "start", "end", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.instance.pk:
+            return data
+        try:
+            services.validate_override(
+                schedule=data["schedule"], user=data["user"], start=data["start"], end=data["end"],
+                actor=self.request.user, covers=data.get("covers"),
+            )  # fmt: skip
+        except ServiceError as exc:
+            raise ValidationError(exc.message) from exc
+        return data
+
+
+class UpcomingFilter(admin.SimpleListFilter):
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [("upcoming", "Current and upcoming"), ("past", "Past")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "upcoming":
+            return queryset.filter(end__gt=now)
+        if self.value() == "past":
+            return queryset.filter(end__lte=now)
+        return queryset
+
+
+@admin.register(Override)
+class OverrideAdmin(SimpleHistoryAdmin):
+    form = OverrideForm
+    list_display = ["schedule", "user", "kind_badge", "covers", "start", "end", "reason", "created_by"]
+    list_select_related = ["schedule", "user", "covers", "created_by"]
+    list_filter = [UpcomingFilter, "kind", "schedule"]
+    search_fields = ["reason", "user__username", "schedule__name"]
+    autocomplete_fields = ["schedule", "user", "covers"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["schedule", "user", "covers"] if obj else []
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_badge(self, obj):
+        return badge(obj.get_kind_display(), "purple" if obj.kind == Override.Kind.SWAP else "blue")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            before = services.shift_snapshot(obj.schedule)
+            super().save_model(request, obj, form, change)
+            services.announce_shift_changes(schedule=obj.schedule, before=before)
+            return
+        d = form.cleaned_data
+        if d.get("covers"):
+            saved = services.swap_shift(
+                schedule=d["schedule"], covered=d["covers"], covering=d["user"], start=d["start"], end=d["end"],
+                reason=d["reason"], actor=request.user,
+            )  # fmt: skip
+        else:
+            saved = services.create_override(
+                schedule=d["schedule"], user=d["user"], start=d["start"], end=d["end"], reason=d["reason"],
+                actor=request.user,
+            )  # fmt: skip
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.delete_override(override=obj, actor=request.user)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "link", "created_by", "created_at", "revoked_at"]
+    list_select_related = ["schedule", "user", "created_by"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    autocomplete_fields = ["schedule", "user"]
+    fields = ["schedule", "user", "link", "created_at", "revoked_at"]
+    readonly_fields = ["link", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="iCal URL")
+    def link(self, obj):
+        if not obj.pk:
+            return "Shown after saving."
+        if obj.revoked_at:
+            return "revoked"
+        from opsportal.links import absolute_url
+
+        url = absolute_url(obj.path)
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        try:
+            feed = services.create_feed(schedule=obj.schedule, user=obj.user, actor=request.user)
+        except ServiceError as exc:
+            raise PermissionDenied(exc.message) from exc
+        obj.pk, obj.token = feed.pk, feed.token
+
+    @admin.action(description="Revoke the selected feeds (their URLs stop working)")
+    def revoke(self, request, queryset):
+        for feed in queryset:
+            try:
+                services.revoke_feed(feed=feed, actor=request.user)
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+# --- escalation -------------------------------------------------------------------------------
+
+
+class LevelInline(admin.TabularInline):
+    model = EscalationLevel
+    extra = 0
+    fields = ["position", "schedules", "include_next_on_call", "users", "delay_minutes"]
+    autocomplete_fields = ["schedules", "users"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "team", "default_badge", "level_count", "repeat", "service_count"]
+    list_select_related = ["team"]
+    list_filter = ["team", "is_team_default"]
+    search_fields = ["name", "team__name"]
+    autocomplete_fields = ["team"]
+    inlines = [LevelInline]
+    readonly_fields = ["who_now"]
+    fields = ["team", "name", "description", "is_team_default", "repeat", "who_now"]
+
+    def get_queryset(self, request):
+        # Subqueries, not Count() joins: two joined counts would multiply each other.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _levels=count_subquery(EscalationLevel, "policy"),
+                _services=count_subquery(ServicePolicy, "policy"),
+            )
+        )
+
+    @admin.display(description="Team default", ordering="is_team_default", boolean=False)
+    def default_badge(self, obj):
+        return badge("default", "green") if obj.is_team_default else "-"
+
+    @admin.display(description="Levels", ordering="_levels")
+    def level_count(self, obj):
+        return obj._levels
+
+    @admin.display(description="Services (own policy)", ordering="_services")
+    def service_count(self, obj):
+        return obj._services
+
+    @admin.display(description="Who it would notify now")
+    def who_now(self, obj):
+        if not obj.pk:
+            return "-"
+        levels = selectors.resolve_levels(selectors.snapshot(obj)["levels"], timezone.now())
+        if not levels:
+            return "No levels yet."
+        return format_html_join(
+            "",
+            "<div>Level {}: {} <span class='op-muted'>(then {} min)</span></div>",
+            (
+                (
+                    lv.position,
+                    ", ".join(str(u) for u in lv.users) or "nobody - skipped at once",
+                    lv.delay_minutes,
+                )
+                for lv in levels
+            ),
+        )
+
+
+@admin.register(ServicePolicy)
+class ServicePolicyAdmin(SimpleHistoryAdmin):
+    list_display = ["service", "policy", "ack_timeout_minutes"]
+    list_select_related = ["service", "policy"]
+    autocomplete_fields = ["service", "policy"]
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+STATUS_TONES = {
+    Page.Status.TRIGGERED: "red",
+    Page.Status.EXHAUSTED: "purple",
+    Page.Status.ACKNOWLEDGED: "orange",
+    Page.Status.RESOLVED: "green",
+}
+
+
+class PageEventInline(admin.TabularInline):
+    model = PageEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "level", "user", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "Trail"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "status_badge",
+        "service",
+        "level",
+        "acknowledged_by",
+        "acknowledged_at",
+        "created_at",
+    ]
+    list_select_related = ["service", "acknowledged_by"]
+    list_filter = ["status", "service__owner_team"]
+    search_fields = ["title", "dedup_key"]
+    date_hierarchy = "created_at"
+    inlines = [PageEventInline]
+    actions = ["acknowledge", "resolve"]
+    readonly_fields = [
+        "title", "summary", "link", "service", "policy", "status_badge", "level", "round", "next_step_at",
+        "acknowledged_by", "acknowledged_at", "acknowledged_via", "resolved_by", "resolved_at", "resolve_reason",
+        "dedup_key", "subject_link", "notifications", "created_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False  # pages are opened by incidents, escalations and probes (or the API)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        exhausted = Page.objects.filter(status=Page.Status.EXHAUSTED).count()
+        if exhausted:
+            messages.warning(
+                request,
+                f"{exhausted} page(s) exhausted their escalation policy without anyone acknowledging. "
+                "Filter by status 'Exhausted' and act on them.",
+            )
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        page = self.get_object(request, object_id)
+        if page is not None and page.status == Page.Status.EXHAUSTED:
+            messages.warning(request, "Nobody acknowledged this page: every escalation level was tried.")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "grey"))
+
+    @admin.display(description="Level")
+    def level(self, obj):
+        levels = obj.policy_snapshot.get("levels", [])
+        if not levels:
+            return "-"
+        return levels[obj.step % len(levels)]["position"]
+
+    @admin.display(description="Link")
+    def link(self, obj):
+        return format_html('<a href="{}">{}</a>', obj.url, obj.url) if obj.url else "-"
+
+    @admin.display(description="Subject")
+    def subject_link(self, obj):
+        subject = obj.subject
+        if subject is None:
+            return "-"
+        url = getattr(subject, "get_absolute_url", lambda: "")()
+        return format_html('<a href="{}">{}</a>', url, subject) if url else str(subject)
+
+    @admin.display(description="Notifications sent")
+    def notifications(self, obj):
+        from django.contrib.contenttypes.models import ContentType
+
+        rows = (
+            Notification.objects.filter(
+                related_type=ContentType.objects.get_for_model(Page), related_id=str(obj.pk)
+            )
+            .select_related("recipient")
+            .order_by("created_at", "pk")[:200]
+        )
+        if not rows:
+            return "None."
+        return format_html(
+            "<table><tr><th>When</th><th>To</th><th>Channel</th><th>Status</th><th>Key</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='op-muted'>{}</td></tr>",
+                (
+                    (
+                        f"{n.created_at:%Y-%m-%d %H:%M:%S}",
+                        n.recipient or n.address,
+                        n.channel,
+                        n.status,
+                        n.event_key,
+                    )
+                    for n in rows
+                ),
+            ),
+        )
+
+    @admin.action(description="Acknowledge the selected pages")
+    def acknowledge(self, request, queryset):
+        if not permissions.can_page(request.user):
+            raise PermissionDenied
+        for page in queryset:
+            try:
+                services.acknowledge_page(page=page, user=request.user, via="admin")
+            except ServiceError as exc:
+                self.message_user(request, f"{page}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{page}: acknowledged.", messages.SUCCESS)
+
+    @admin.action(description="Resolve the selected pages")
+    def resolve(self, request, queryset):
+        if not permissions.can_page(request.user):
+            raise PermissionDenied
+        for page in queryset:
+            try:
+                services.resolve_page(page=page, user=request.user, reason="resolved in the admin")
+            except ServiceError as exc:
+                self.message_user(request, f"{page}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{page}: resolved.", messages.SUCCESS)

@@ -1,0 +1,274 @@
+"""Reads: schedules turned into engine definitions, who is on call, shifts, gaps, fairness.
+
+Everything loads in a fixed number of queries however many schedules are asked about (one
+each for schedules, layers, participants, restrictions, overrides and the people named), then
+the pure engine in ``oncall/rotation.py`` does the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from oncall import rotation
+from oncall.models import (
+    EscalationPolicy,
+    LayerMember,
+    LayerRestriction,
+    Override,
+    RotationLayer,
+    Schedule,
+    ServicePolicy,
+)
+
+# How far around "now" overrides are loaded for who-is-on-call answers (shift bounds shown as
+# "until" are clipped to this context; see rotation.on_call_at).
+ON_CALL_CONTEXT = timedelta(days=2)
+NEXT_HORIZON = timedelta(days=62)
+
+
+def specs(
+    schedules: Iterable[Schedule] | Iterable[int], start: datetime, end: datetime
+) -> dict[int, rotation.Schedule]:
+    """Engine definitions for the given schedules with overrides overlapping [start, end).
+    Five flat queries whatever the number of schedules (values() rows, not model instances:
+    building thousands of layer objects with prefetches costs more than the arithmetic)."""
+    if isinstance(schedules, QuerySet):
+        # A subquery instead of thousands of bound ids (building big IN lists costs more
+        # than running the query).
+        ids = schedules.order_by().values("pk")
+    else:
+        ids = [s if isinstance(s, int) else s.pk for s in schedules]
+    zones = dict(Schedule.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
+    layer_rows = list(
+        RotationLayer.objects.filter(schedule_id__in=ids)
+        .order_by("schedule_id", "position", "pk")
+        .values_list(
+            "pk", "schedule_id", "rotation_unit", "rotation_length", "start_date", "handoff_time", "end_at"
+        )
+    )
+    people: dict[int, list[int]] = defaultdict(list)
+    for layer_id, user_id in (
+        LayerMember.objects.filter(layer__schedule_id__in=ids)
+        .order_by("layer_id", "position", "pk")
+        .values_list("layer_id", "user_id")
+    ):
+        people[layer_id].append(user_id)
+    limits: dict[int, list[rotation.Restriction]] = defaultdict(list)
+    for layer_id, days, r_start, r_end in LayerRestriction.objects.filter(
+        layer__schedule_id__in=ids
+    ).values_list("layer_id", "weekdays", "start_time", "end_time"):
+        limits[layer_id].append(rotation.Restriction(frozenset(int(c) for c in days), r_start, r_end))
+    by_schedule: dict[int, list[rotation.Layer]] = defaultdict(list)
+    for pk, schedule_id, unit, length, start_date, handoff, end_at in layer_rows:
+        by_schedule[schedule_id].append(
+            rotation.Layer(
+                pk, tuple(people[pk]), unit, length, start_date, handoff, end_at, tuple(limits[pk])
+            )
+        )
+    overrides: dict[int, list[rotation.Override]] = defaultdict(list)
+    for pk, schedule_id, user_id, o_start, o_end in (
+        Override.objects.filter(schedule_id__in=ids, end__gt=start, start__lt=end)
+        .order_by("created_at", "pk")
+        .values_list("pk", "schedule_id", "user_id", "start", "end")
+    ):
+        overrides[schedule_id].append(rotation.Override(pk, user_id, o_start, o_end))
+    return {
+        pk: rotation.Schedule(tz, tuple(by_schedule[pk]), tuple(overrides[pk])) for pk, tz in zones.items()
+    }
+
+
+def users_by_id(ids: Iterable[int]) -> dict:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return get_user_model().objects.in_bulk(ids)
+
+
+def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[rotation.Shift]:
+    spec = specs([schedule.pk], start, end).get(schedule.pk)
+    return rotation.final_shifts(spec, start, end) if spec else []
+
+
+@dataclass
+class OnCall:
+    schedule_id: int
+    user: object | None
+    shift: rotation.Shift | None
+    next_user: object | None = None
+    next_shift: rotation.Shift | None = None
+
+
+def on_call(
+    schedules: Iterable[Schedule] | Iterable[int], at: datetime | None = None, *, with_next: bool = False
+):
+    """schedule id -> OnCall at ``at`` (default now). Six queries for any number of schedules."""
+    at = at or timezone.now()
+    horizon = NEXT_HORIZON if with_next else ON_CALL_CONTEXT
+    defs = specs(schedules, at - ON_CALL_CONTEXT, at + horizon)
+    found: dict[int, tuple] = {}
+    for pk, spec in defs.items():
+        current = rotation.on_call_at(spec, at, ON_CALL_CONTEXT)
+        nxt = rotation.next_on_call(spec, at, horizon) if with_next else None
+        found[pk] = (current, nxt)
+    people = users_by_id([sh.user for pair in found.values() for sh in pair if sh is not None])
+    return {
+        pk: OnCall(
+            pk,
+            people.get(cur.user) if cur else None,
+            cur,
+            people.get(nxt.user) if nxt else None,
+            nxt,
+        )
+        for pk, (cur, nxt) in found.items()
+    }
+
+
+def policy_for_service(service) -> EscalationPolicy | None:
+    """The service's own policy, else its owner team's default."""
+    link = ServicePolicy.objects.filter(service=service).select_related("policy").first()
+    if link:
+        return link.policy
+    return EscalationPolicy.objects.filter(team_id=service.owner_team_id, is_team_default=True).first()
+
+
+def ack_timeout_for_service(service) -> timedelta | None:
+    minutes = (
+        ServicePolicy.objects.filter(service=service).values_list("ack_timeout_minutes", flat=True).first()
+    )
+    return timedelta(minutes=minutes) if minutes else None
+
+
+def snapshot(policy: EscalationPolicy) -> dict:
+    """The policy as data, stored on a page so later edits never change a running escalation."""
+    levels = policy.levels.order_by("position", "pk").prefetch_related("schedules", "users")
+    return {
+        "policy_id": policy.pk,
+        "name": policy.name,
+        "repeat": policy.repeat,
+        "levels": [
+            {
+                "position": lv.position,
+                "delay_minutes": lv.delay_minutes,
+                "schedules": [s.pk for s in lv.schedules.all()],
+                "include_next_on_call": lv.include_next_on_call,
+                "users": [u.pk for u in lv.users.all()],
+            }
+            for lv in levels
+        ],
+    }
+
+
+@dataclass
+class LevelOnCall:
+    position: int
+    delay_minutes: int
+    users: list = field(default_factory=list)  # people this level notifies, in order
+    schedules: list = field(default_factory=list)  # [(schedule, OnCall)]
+
+
+def resolve_levels(levels: list[dict], at: datetime) -> list[LevelOnCall]:
+    """Snapshot levels -> who each one would notify at ``at``. Bounded queries for all levels."""
+    schedule_ids = {pk for lv in levels for pk in lv["schedules"]}
+    wants_next = any(lv["include_next_on_call"] for lv in levels)
+    answers = on_call(schedule_ids, at, with_next=wants_next) if schedule_ids else {}
+    schedules = Schedule.objects.in_bulk(schedule_ids) if schedule_ids else {}
+    direct = users_by_id(pk for lv in levels for pk in lv["users"])
+    out = []
+    for lv in levels:
+        result = LevelOnCall(lv["position"], lv["delay_minutes"])
+        seen: set[int] = set()
+
+        def add(user, seen=seen, result=result):
+            if user is not None and user.is_active and user.pk not in seen:
+                seen.add(user.pk)
+                result.users.append(user)
+
+        for pk in lv["schedules"]:
+            answer = answers.get(pk)
+            if answer is None:
+                continue
+            result.schedules.append((schedules.get(pk), answer))
+            add(answer.user)
+            if lv["include_next_on_call"]:
+                add(answer.next_user)
+        for pk in lv["users"]:
+            add(direct.get(pk))
+        out.append(result)
+    return out
+
+
+def on_call_for_service(
+    service, at: datetime | None = None
+) -> tuple[EscalationPolicy | None, list[LevelOnCall]]:
+    policy = policy_for_service(service)
+    if policy is None:
+        return None, []
+    return policy, resolve_levels(snapshot(policy)["levels"], at or timezone.now())
+
+
+def on_call_for_team(team, at: datetime | None = None) -> dict[int, OnCall]:
+    return on_call(Schedule.objects.filter(team=team).values_list("pk", flat=True), at)
+
+
+def shifts_for_user(user, start: datetime, end: datetime) -> list[tuple[Schedule, rotation.Shift]]:
+    """A person's final shifts over [start, end) across every schedule they appear in."""
+    ids = set(
+        Schedule.objects.filter(
+            Q(layers__members__user=user) | Q(overrides__user=user, overrides__end__gt=start)
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    schedules = Schedule.objects.in_bulk(ids)
+    out = []
+    for pk, spec in specs(ids, start, end).items():
+        out.extend(
+            (schedules[pk], sh) for sh in rotation.final_shifts(spec, start, end) if sh.user == user.pk
+        )
+    out.sort(key=lambda pair: pair[1].start)
+    return out
+
+
+def gaps(schedule: Schedule, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    return rotation.gaps(final_shifts(schedule, start, end), start, end)
+
+
+def coverage_gaps(days: int = 14, at: datetime | None = None) -> dict[int, list[tuple[datetime, datetime]]]:
+    """schedule id -> its gaps over the next ``days`` (for reminders and readiness)."""
+    start = at or timezone.now()
+    end = start + timedelta(days=days)
+    out = {}
+    for pk, spec in specs(Schedule.objects.values_list("pk", flat=True), start, end).items():
+        holes = rotation.gaps(rotation.final_shifts(spec, start, end), start, end)
+        if holes:
+            out[pk] = holes
+    return out
+
+
+@dataclass
+class FairnessRow:
+    user: object
+    hours: float
+    night_hours: float
+    weekend_hours: float
+    shifts: int
+
+
+def fairness(schedule: Schedule, start: datetime, end: datetime) -> list[FairnessRow]:
+    loads = rotation.fairness(final_shifts(schedule, start, end), schedule.time_zone)
+    people = users_by_id(loads)
+    rows = [
+        FairnessRow(
+            people.get(pk), round(v.hours, 2), round(v.night_hours, 2), round(v.weekend_hours, 2), v.shifts
+        )
+        for pk, v in loads.items()
+    ]
+    rows.sort(key=lambda r: -r.hours)
+    return rows

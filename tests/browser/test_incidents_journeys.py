@@ -1,0 +1,66 @@
+import pytest
+from playwright.sync_api import expect
+
+from incidents.defaults import ensure_severities
+from incidents.models import Incident, StatusUpdate
+from tests.browser.conftest import ARTIFACTS, login
+from tests.conftest import PASSWORD
+from tests.factories import ServiceFactory, TeamFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_server, manager):
+    ensure_severities()  # a transactional test before this one may have flushed the seeded rows
+    team = TeamFactory(name="Payments", manager=manager)
+    ServiceFactory(name="Billing API", slug="billing-api", owner_team=team, tier="tier-1")
+    login(page, live_server, "manager", PASSWORD)
+
+    # Declare: title + severity + service is enough.
+    page.goto(f"{live_server.url}/admin/incidents/incident/")
+    page.get_by_role("link", name="Declare incident").click()
+    page.get_by_label("Title").fill("Card payments failing")
+    page.get_by_label("Severity").select_option(label="SEV-2 - Major functionality degraded")
+    page.locator(".field-services .select2-selection").click()
+    page.locator(".select2-search__field").fill("Billing")
+    page.locator(".select2-results__option", has_text="Billing API").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    incident = Incident.objects.get()
+    assert incident.severity.level == 2
+    assert incident.owning_team == team
+
+    # The change page: acknowledge, post an update, resolve.
+    page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Acknowledged {incident.reference}")
+    update_form = page.locator("#post-update-form")
+    update_form.get_by_label("Audience").select_option("external")
+    update_form.get_by_label("Text").fill("Card payments fail for some customers; a fix is rolling out.")
+    update_form.get_by_label("Also make this the customer message").check()
+    update_form.get_by_role("button", name="Post update").click()
+    expect(page.locator(".messagelist")).to_contain_text("Update posted")
+    expect(page.locator("#incident-updates")).to_contain_text("a fix is rolling out")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"{incident.reference} is resolved")
+
+    # The timeline tells the story, in order.
+    rows = page.locator("#incident-timeline tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text("Declared SEV-2")
+    expect(rows.nth(1)).to_contain_text("Acknowledged by")
+    expect(rows.nth(2)).to_contain_text("External update: Card payments fail")
+    expect(rows.nth(3)).to_contain_text("investigating -> resolved")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "incident-timeline.png"), full_page=True)
+
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert incident.commander == manager
+    assert incident.customer_message.startswith("Card payments fail")
+    assert StatusUpdate.objects.filter(incident=incident).count() == 1
+
+    # The list shows the resolved incident with its badges.
+    page.goto(f"{live_server.url}/admin/incidents/incident/")
+    expect(page.locator("#result_list")).to_contain_text("Card payments failing")
+    expect(page.locator("#result_list .op-badge").first).to_have_text("SEV-2")
