@@ -326,7 +326,9 @@ STATUS_PAGE_CACHE_SECONDS = envparse.get_int("STATUS_PAGE_CACHE_SECONDS", 30, mi
 # Subscription requests per client IP, django-ratelimit syntax.
 STATUS_SUBSCRIBE_RATE_LIMIT = envparse.get_str("STATUS_SUBSCRIBE_RATE_LIMIT", "5/m") or "5/m"
 if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", STATUS_SUBSCRIBE_RATE_LIMIT):
-    raise ImproperlyConfigured(f"STATUS_SUBSCRIBE_RATE_LIMIT must look like 5/m, got {STATUS_SUBSCRIBE_RATE_LIMIT!r}.")
+    raise ImproperlyConfigured(
+        f"STATUS_SUBSCRIBE_RATE_LIMIT must look like 5/m, got {STATUS_SUBSCRIBE_RATE_LIMIT!r}."
+    )
 
 # --- Metrics (Prometheus scrape endpoint /metrics) --------------------------------------
 # /metrics answers a request bearing "Authorization: Bearer <METRICS_TOKEN>" or coming from
@@ -338,7 +340,9 @@ for _network in METRICS_ALLOWED_NETWORKS:
     try:
         ipaddress.ip_network(_network, strict=False)
     except ValueError:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR).") from None
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)."
+        ) from None
 
 # --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = (envparse.get_str("LOG_LEVEL", "INFO") or "INFO").upper()

@@ -31,6 +31,7 @@ def test_gap_in_the_next_week_reminds_the_manager_once_a_day_until_fixed():
         sweeper.sweep()
     with time_machine.travel(MONDAY + timedelta(hours=5), tick=False):
         sweeper.sweep()
+
     def logs():
         return ReminderLog.objects.filter(rule="oncall.coverage_gap")
 

@@ -172,6 +172,5 @@ def test_two_sweeps_at_once_send_each_reminder_once(rule):
     from notifications.models import Notification
 
     assert (
-        Notification.objects.filter(event_key__startswith="reminder:tests.team_without_manager").count()
-        >= 10
+        Notification.objects.filter(event_key__startswith="reminder:tests.team_without_manager").count() >= 10
     )
