@@ -354,3 +354,44 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Tuning read by apps with their own defaults (set only what you change) -------------
+# Each app reads these with getattr(settings, NAME, default) and documents its default in
+# the README; here they are parsed strictly from the environment when present.
+import os as _os  # noqa: E402
+
+for _name, _minimum in (
+    ("NOTIFICATIONS_MAX_ATTEMPTS", 1),
+    ("NOTIFICATIONS_LEASE_SECONDS", 10),
+    ("NOTIFICATIONS_BATCH_SIZE", 1),
+    ("NOTIFICATIONS_MARK_SENT_EVERY", 1),
+    ("PROBE_CONCURRENCY", 1),
+    ("PROBE_BATCH_SIZE", 1),
+    ("PROBE_DISPATCH_LIMIT", 1),
+    ("PROBE_BODY_CAP_BYTES", 1024),
+    ("PROBE_RESULT_RETENTION_DAYS", 1),
+):
+    if _name in _os.environ:
+        globals()[_name] = envparse.get_int(_name, 0, minimum=_minimum)
+for _name in ("NOTIFICATIONS_RETRY_BASE_SECONDS", "NOTIFICATIONS_HTTP_TIMEOUT"):
+    if _name in _os.environ:
+        try:
+            globals()[_name] = float(_os.environ[_name])
+        except ValueError:
+            raise ImproperlyConfigured(f"{_name}={_os.environ[_name]!r} is not a number.") from None
+if "NOTIFICATIONS_SYNCHRONOUS_COMMIT" in _os.environ:
+    NOTIFICATIONS_SYNCHRONOUS_COMMIT = envparse.get_bool("NOTIFICATIONS_SYNCHRONOUS_COMMIT", False)
+# Key for encrypting webhook secrets at rest (default: derived from SECRET_KEY).
+NOTIFICATIONS_SECRET_KEY = envparse.get_str("NOTIFICATIONS_SECRET_KEY", "") or ""
+if "PROBE_ALLOWED_NETWORKS" in _os.environ:  # unset: public addresses only (DEBUG: + loopback)
+    PROBE_ALLOWED_NETWORKS = envparse.get_list("PROBE_ALLOWED_NETWORKS", [])
+    for _network in PROBE_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(_network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"PROBE_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)."
+            ) from None
+for _name in ("PROBE_CA_BUNDLE", "PROBE_PING_RATE"):
+    if _os.environ.get(_name):
+        globals()[_name] = _os.environ[_name]
