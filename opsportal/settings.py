@@ -259,6 +259,8 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
+        "ReleaseStatusEnum": "readiness.models.Release.Status",
+        "ReviewItemStateEnum": "readiness.models.ReviewItem.State",
     },
 }
 

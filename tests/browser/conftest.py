@@ -23,8 +23,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event
+    loop running in this thread while it is open, and tests of code that calls asyncio.run()
+    (the probe engine) must not run inside it."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -46,11 +46,12 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
 
     # The timeline tells the story, in order.
     rows = page.locator("#incident-timeline tbody tr")
-    expect(rows).to_have_count(4)
+    expect(rows).to_have_count(5)
     expect(rows.nth(0)).to_contain_text("Declared SEV-2")
-    expect(rows.nth(1)).to_contain_text("Acknowledged by")
-    expect(rows.nth(2)).to_contain_text("External update: Card payments fail")
-    expect(rows.nth(3)).to_contain_text("investigating -> resolved")
+    expect(rows.nth(1)).to_contain_text("On-call was NOT paged")  # its team has no policy yet
+    expect(rows.nth(2)).to_contain_text("Acknowledged by")
+    expect(rows.nth(3)).to_contain_text("External update: Card payments fail")
+    expect(rows.nth(4)).to_contain_text("investigating -> resolved")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "incident-timeline.png"), full_page=True)
 

@@ -1,0 +1,116 @@
+"""Concurrent sign-offs on PostgreSQL (real threads), and the sign-off reminder rule."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections
+from django.utils import timezone
+
+from accounts import roles
+from notifications.models import Notification
+from opsportal.errors import Conflict
+from readiness import reminders, services
+from readiness.models import Release, Signature
+from reminders.models import ReminderLog
+from reminders.registry import EffectiveConfig
+from reminders.services import sweep
+from tests.factories import UserFactory
+from tests.readiness.factories import complete_manual_items, make_release, ready_world
+
+SIX_HOURLY = EffectiveConfig(enabled=True, interval=timedelta(hours=6), escalate_after=None)
+
+
+def _race(fns):
+    barrier = threading.Barrier(len(fns))
+    results = [None] * len(fns)
+
+    def run(i, fn):
+        try:
+            barrier.wait()
+            results[i] = fn()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sign_offs_of_one_slot_make_one_signature():
+    world = ready_world()
+    leads = [world.lead] + [
+        UserFactory(username=f"lead{i}", is_staff=True, roles=[roles.RELEASE_LEADS]) for i in range(5)
+    ]
+    release = make_release(world)
+    services.start_review(release=release, actor=world.lead)
+    complete_manual_items(release, world.lead)
+    results = _race(
+        [lambda u=u: services.sign(release=Release.objects.get(pk=release.pk), actor=u) for u in leads]
+    )
+    won = [r for r in results if isinstance(r, Signature)]
+    lost = [r for r in results if isinstance(r, Conflict)]
+    assert len(won) == 1, results
+    assert len(lost) == len(leads) - 1, results
+    release.refresh_from_db()
+    assert release.status == Release.Status.APPROVED
+    assert Signature.objects.filter(review__release=release, invalidated_at__isnull=True).count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_sign_racing_an_item_change_never_leaves_a_stale_valid_signature():
+    from readiness import selectors
+
+    world = ready_world()
+    release = make_release(world)
+    services.start_review(release=release, actor=world.lead)
+    complete_manual_items(release, world.lead)
+    item = release.review.items.get(key="escalation-path")
+    _race(
+        [
+            lambda: services.sign(release=Release.objects.get(pk=release.pk), actor=world.lead),
+            lambda: services.update_item(item=item, actor=world.lead, state="pass", evidence_note="new text"),
+        ]
+    )
+    review = release.review
+    current = selectors.items_hash(review.items.all())
+    for sig in Signature.objects.filter(review=review, invalidated_at__isnull=True):
+        assert sig.items_hash == current
+
+
+@pytest.mark.django_db
+def test_signoff_reminder_goes_to_the_release_lead_24h_before_the_window():
+    world = ready_world()
+    release = make_release(world, start_in=timedelta(hours=20))
+    far = make_release(world, start_in=timedelta(hours=30), version="2.0")
+    services.start_review(release=release, actor=world.lead)
+    (rem,) = reminders.RULES[0].due(now=timezone.now(), config=SIX_HOURLY)
+    assert rem.related == release
+    assert rem.recipients == [world.lead]
+    assert ["Missing sign-off", "release lead"] in rem.context["fields"]
+    assert rem.context["url"].endswith(f"/admin/readiness/release/{release.pk}/review/")
+    assert far.pk != rem.related.pk
+    sweep()
+    sweep()
+    assert ReminderLog.objects.filter(rule="readiness.signoff_due").count() == 1
+    assert Notification.objects.filter(recipient=world.lead).exists()
+
+
+@pytest.mark.django_db
+def test_signed_or_cancelled_releases_are_not_reminded():
+    world = ready_world()
+    release = make_release(world, start_in=timedelta(hours=20))
+    services.start_review(release=release, actor=world.lead)
+    complete_manual_items(release, world.lead)
+    services.sign(release=release, actor=world.lead)
+    planned = make_release(world, start_in=timedelta(hours=10), version="3.0")
+    services.cancel(release=planned, actor=world.lead)
+    assert list(reminders.RULES[0].due(now=timezone.now(), config=SIX_HOURLY)) == []
