@@ -1,0 +1,80 @@
+"""The Prometheus exposition behind /metrics: gauges read fresh from the database on
+every scrape (a handful of COUNT queries over partial indexes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import CollectorRegistry
+
+from metrics import selectors
+
+
+class PortalCollector:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def collect(self):
+        open_incidents = GaugeMetricFamily(
+            "opsportal_incidents_open", "Open incidents (drills excluded) by severity.", labels=["severity"]
+        )
+        for severity, count in selectors.open_incident_counts().items():
+            open_incidents.add_metric([severity], count)
+        yield open_incidents
+
+        probes = GaugeMetricFamily("opsportal_probes", "Health probes by state.", labels=["state"])
+        for state, count in selectors.probe_counts().items():
+            probes.add_metric([state], count)
+        yield probes
+
+        yield GaugeMetricFamily(
+            "opsportal_pages_awaiting_ack",
+            "On-call pages triggered or exhausted and not yet acknowledged.",
+            value=selectors.pages_awaiting_ack(),
+        )
+        yield GaugeMetricFamily(
+            "opsportal_escalations_awaiting_ack",
+            "Support escalations not yet acknowledged.",
+            value=selectors.escalation_backlog(),
+        )
+        yield GaugeMetricFamily(
+            "opsportal_action_items_overdue",
+            "Unfinished postmortem action items past their due date.",
+            value=selectors.overdue_action_item_count(self.now),
+        )
+        yield GaugeMetricFamily(
+            "opsportal_postmortems_overdue",
+            "Unpublished postmortems past their due time.",
+            value=selectors.overdue_postmortem_count(self.now),
+        )
+
+        outbox = selectors.notification_outbox(self.now)
+        depth = GaugeMetricFamily(
+            "opsportal_notification_outbox_depth",
+            "Notifications waiting to be delivered, by status.",
+            labels=["status"],
+        )
+        depth.add_metric(["pending"], outbox["pending"])
+        depth.add_metric(["sending"], outbox["sending"])
+        yield depth
+        oldest = outbox["oldest_pending"]
+        yield GaugeMetricFamily(
+            "opsportal_notification_oldest_pending_age_seconds",
+            "Age of the oldest pending notification (0 when none).",
+            value=max((self.now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        )
+        failures = GaugeMetricFamily(
+            "opsportal_notification_failures",
+            "Notifications that failed for good, in the last 24 hours and all time.",
+            labels=["window"],
+        )
+        failures.add_metric(["24h"], outbox["failed_24h"])
+        failures.add_metric(["all"], outbox["failed"])
+        yield failures
+
+
+def registry(now: datetime) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(PortalCollector(now))
+    return reg
