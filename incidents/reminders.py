@@ -7,15 +7,20 @@
   is overdue -> remind the commander; if still overdue after a further interval (default:
   one cadence), the team's manager.
 
-Both read open incidents only (partial index ``incidents_open_by_severity``), so a sweep's
-cost follows the number of open incidents, never the size of the archive.
+Both select only due incidents in the database: one query per severity (the SLA and the
+cadence are per severity), filtered on the partial index ``incidents_open_by_severity``
+(open incidents by severity and detection time), so a sweep's query count is constant and its
+cost follows the number of due incidents, never the size of the archive.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from incidents.models import Incident
+from django.db.models import F
+from django.db.models.functions import Coalesce
+
+from incidents.models import Incident, Severity
 from opsportal.links import absolute_url
 from reminders.registry import EffectiveConfig, Reminder, Rule
 
@@ -24,6 +29,31 @@ def _open_incidents():
     return Incident.objects.open().select_related(
         "severity", "owning_team__manager", "commander", "acknowledged_by", "primary_service"
     )
+
+
+def _unacknowledged_past_sla(now: datetime):
+    """Per severity: unacknowledged open incidents detected before now - SLA. "Next business
+    day" is at least a calendar day away, so the query bounds it and Python checks the rest."""
+    for severity in Severity.objects.all():
+        if severity.ack_sla_mode == Severity.AckSla.NEXT_BUSINESS_DAY:
+            bound = now - timedelta(days=1)
+        else:
+            bound = now - timedelta(minutes=severity.ack_sla_minutes or 0)
+        yield from _open_incidents().filter(
+            severity=severity, acknowledged_at__isnull=True, detected_at__lte=bound
+        )
+
+
+def _update_overdue(now: datetime):
+    """Per severity with a cadence: open incidents whose last update (or acknowledgement, or
+    detection) is older than the cadence."""
+    for severity in Severity.objects.filter(update_cadence_minutes__isnull=False):
+        yield from (
+            _open_incidents()
+            .filter(severity=severity)
+            .alias(last_word=Coalesce(F("last_update_at"), F("acknowledged_at"), F("detected_at")))
+            .filter(last_word__lte=now - timedelta(minutes=severity.update_cadence_minutes))
+        )
 
 
 def _context(incident: Incident, title: str, fields: list) -> dict:
@@ -44,7 +74,7 @@ def _ago(now: datetime, then: datetime) -> str:
 
 class AckOverdueRule(Rule):
     def due(self, *, now: datetime, config: EffectiveConfig):
-        for incident in _open_incidents().filter(acknowledged_at__isnull=True):
+        for incident in _unacknowledged_past_sla(now):
             due = incident.ack_due_at()
             if due > now:
                 continue
@@ -75,7 +105,7 @@ class AckOverdueRule(Rule):
 
 class UpdateOverdueRule(Rule):
     def due(self, *, now: datetime, config: EffectiveConfig):
-        for incident in _open_incidents().filter(severity__update_cadence_minutes__isnull=False):
+        for incident in _update_overdue(now):
             due = incident.next_update_due_at()
             if due is None or due > now:
                 continue
