@@ -64,6 +64,9 @@ def build(request, *, now: datetime | None = None) -> dict:
         context["escalations"] = selectors.escalations_awaiting_ack(filters, now=now)
     if can_view(user, "postmortems.view_postmortem"):
         context["followups"] = selectors.overdue_followups(filters, now=now)
+    if can_view(user, "readiness.view_release"):
+        context["releases"] = selectors.upcoming_releases(filters, now=now)
+        context["viewer_tz"] = timeutil.zone(getattr(user, "time_zone", "") or settings.TIME_ZONE)
     return context
 
 

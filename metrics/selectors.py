@@ -47,6 +47,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -56,6 +57,7 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from opsportal import timeutil
+from opsportal.db import count_subquery
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 WEEK_SECONDS = 7 * 24 * 3600
@@ -674,6 +676,58 @@ def overdue_followups(filters: Filters, *, now: datetime, limit: int = PANEL_LIM
         "action_items_total": items.order_by().count(),
         "action_items": list(items[:limit]),
     }
+
+
+RELEASE_HORIZON = timedelta(days=7)
+
+
+def upcoming_releases(filters: Filters, *, now: datetime, limit: int = PANEL_LIMIT) -> dict:
+    """Open releases whose deploy window is open now or starts within the next 7 days, soonest
+    first, with readiness % and the gate's last stored answer (``last_gate_decision`` /
+    ``last_gate_at``, as the readiness admin list shows it; the live gate is never evaluated
+    here). Two queries: the total and the rows (item counts as correlated subqueries; partial
+    index readiness_release_open_window)."""
+    from readiness import selectors as readiness_selectors
+    from readiness.models import Release, ReviewItem
+
+    qs = Release.objects.filter(
+        status__in=Release.OPEN_STATUSES, window_start__lt=now + RELEASE_HORIZON, window_end__gt=now
+    ).order_by()
+    if filters.team_id or filters.service_id:
+        services = Release.services.through.objects.filter(release_id=OuterRef("pk"))
+        if filters.team_id:
+            services = services.filter(service__owner_team_id=filters.team_id)
+        if filters.service_id:
+            services = services.filter(service_id=filters.service_id)
+        qs = qs.filter(Exists(services))
+    done = Coalesce(
+        Subquery(
+            ReviewItem.objects.filter(
+                review__release=OuterRef("pk"), state__in=readiness_selectors.DONE_STATES
+            )
+            .order_by()
+            .values("review")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+    rows = []
+    for release in qs.annotate(_items=count_subquery(ReviewItem, "review__release"), _done=done).order_by(
+        "window_start", "pk"
+    )[:limit]:
+        decision = release.last_gate_decision or "unknown"
+        rows.append(
+            {
+                "release": release,
+                "readiness": round(100 * release._done / release._items) if release._items else None,
+                "gate": decision,
+                "gate_at": release.last_gate_at if release.last_gate_decision else None,
+                "gate_tone": {"go": "green", "no-go": "red"}.get(decision, "grey"),
+            }
+        )
+    return {"total": qs.count(), "rows": rows, "until": now + RELEASE_HORIZON}
 
 
 def overdue_action_item_count(now: datetime) -> int:
