@@ -76,6 +76,8 @@ def render(model: OperatingModel) -> str:
             )
     else:
         out.append("No severities are defined yet.")
+    out += _release_process(model.release_process)
+    out += _support_path(model.support)
     if model.gaps:
         out += ["", "## Organisation-wide gaps", ""]
         out += [f"- **{cell(g.label)}**: {cell(g.message)}" for g in model.gaps]
@@ -159,6 +161,126 @@ def render(model: OperatingModel) -> str:
             out += [f"- **{cell(g.label)}**: {cell(g.message)}" for g in section.gaps]
     out.append("")
     return "\n".join(out)
+
+
+def _release_process(rp) -> list[str]:
+    out = [
+        "",
+        "## Release process",
+        "",
+        "Every release gets a readiness review: the checklist of the template chosen by its risk is "
+        "copied into the review. Items are marked pass, fail or waived (a waiver needs a reason); "
+        "automatic items are evaluated from live data and re-checked at sign-off and by the gate. "
+        "A signature covers the item states at signing time - any change afterwards invalidates it.",
+        "",
+        f"Release leads: {cell(_people(rp.release_leads)) if rp.release_leads else 'nobody is in the Release leads group'}",
+    ]
+    if rp.uncovered_risks:
+        risks = ", ".join(rp.uncovered_risks).lower()
+        out += [
+            "",
+            f"**Gap**: no template covers {cell(risks)} risk releases: mark one template as the default.",
+        ]
+    if not rp.templates:
+        out += ["", "No readiness template is set up yet."]
+    for section in rp.templates:
+        t = section.template
+        used = (
+            f"used for {', '.join(section.risks).lower()} risk"
+            if section.risks
+            else "not used by any risk level"
+        )
+        out += ["", f"### {cell(t.name)}{' (default)' if t.is_default else ''} - {cell(used)}", ""]
+        if t.description:
+            out += [cell(t.description), ""]
+        signers = "; ".join(section.signers) or "nobody (the checklist alone decides)"
+        out += [f"Signs off: {cell(signers)}", ""]
+        if not section.items:
+            out.append("No checklist items.")
+            continue
+        out += [
+            _row("#", "Item", "Requirement", "How it is checked", "Evidence", "Guidance"),
+            _row(*["---"] * 6),
+        ]
+        for row in section.items:
+            item = row.item
+            out.append(
+                _row(
+                    item.position,
+                    item.title,
+                    row.requirement,
+                    f"automatic: {row.check_title}" if row.check_title else "marked by hand",
+                    "required" if item.evidence_required else "-",
+                    item.guidance,
+                )
+            )
+    out += [
+        "",
+        "### Asking the gate from CI",
+        "",
+        "Deployment pipelines ask `GET /api/v1/releases/<id>/gate/` (API token) or run "
+        "`manage.py release_gate <id | name [version]>` (exit 0 go, 1 no-go, 2 no such release). "
+        "The answer is go only when every required item passes or is waived, every automatic check "
+        "passes now, all sign-offs are present and valid"
+        + (", and the deploy window is open" if rp.gate_enforces_window else "")
+        + "; otherwise no-go with the reasons.",
+    ]
+    return out
+
+
+def _support_path(sp) -> list[str]:
+    config = sp.settings
+    triage = (
+        f"{cell(config.triage_policy.name)} ({cell(config.triage_policy.team)})"
+        if config.triage_policy
+        else "not set"
+    )
+    out = [
+        "",
+        "## Support escalation path",
+        "",
+        f"Support files a customer problem at {absolute_url('/support/')} with the affected service and "
+        "its impact. It is routed to the service's own escalation policy, else its owning team's default "
+        "policy; when the agent is not sure of the service, or the team has no policy, it goes to the "
+        f"support-triage policy: **{triage}**.",
+        "",
+        _row("Impact", "Acknowledge within", "What happens"),
+        _row("---", "---", "---"),
+    ]
+    for row in sp.slas:
+        what = (
+            "pages on-call through the policy at once"
+            if row.pages
+            else "tells the owning team (manager, mailing list); pages on-call if not acknowledged in time"
+        )
+        out.append(_row(row.label, row.sla, what))
+    out += [
+        "",
+        "Still unacknowledged past its SLA: the page moves to the policy's next level and the owning "
+        "team's manager is told.",
+        "",
+        f"Surge detection: {config.surge_threshold} escalations for one service within "
+        f"{config.surge_window_minutes} min, with no open incident on it, open a "
+        f"SEV-{config.surge_severity} incident and attach them.",
+    ]
+    if sp.routes:
+        out += [
+            "",
+            "### Where each service's reports go",
+            "",
+            _row("Service", "Owning team", "Escalation policy", "Because"),
+            _row("---", "---", "---", "---"),
+        ]
+        for route in sp.routes:
+            out.append(
+                _row(
+                    route.service.name,
+                    route.service.owner_team,
+                    route.policy.name if route.policy else "nobody is paged",
+                    route.via,
+                )
+            )
+    return out
 
 
 def _level_targets(level) -> str:

@@ -7,15 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
+from accounts.roles import RELEASE_LEADS
 from catalog.models import Service, Team
+from escalations.models import Impact, SupportSettings
+from escalations.services import PAGING_IMPACTS
 from incidents.models import Severity
 from oncall import selectors as oncall_selectors
 from oncall.models import EscalationLevel, EscalationPolicy, LayerMember, RotationLayer, Schedule
 from operations import cadence as engine
 from operations.models import CheckIn, Health, Responsibility
+from readiness import checks as readiness_checks
+from readiness import conf as readiness_conf
+from readiness.models import RISK_ORDER, ReadinessTemplate, Risk, TemplateItem
 
 DEFAULT_BUS_FACTOR_LIMIT = 3
 
@@ -186,6 +193,167 @@ class TeamSection:
     on_call: dict = field(default_factory=dict)  # schedule id -> oncall.selectors.OnCall
 
 
+# --- the release process (readiness) --------------------------------------------------------
+# The manager sign-off setting -> the lowest risk at which owning teams' managers sign
+# (mirrors readiness.services.required_slots).
+_MANAGER_THRESHOLD = {
+    ReadinessTemplate.ManagerSignoff.ALWAYS: 0,
+    ReadinessTemplate.ManagerSignoff.MEDIUM: 1,
+    ReadinessTemplate.ManagerSignoff.HIGH: 2,
+}
+
+
+@dataclass
+class ChecklistItem:
+    item: TemplateItem
+    requirement: str  # "required" | "required for high risk" | "optional"
+    check_title: str  # the automatic check evaluated from live data, "" when marked by hand
+
+
+@dataclass
+class TemplateSection:
+    template: ReadinessTemplate
+    risks: list[str]  # labels of the risk levels a new review picks this template for
+    items: list[ChecklistItem]
+    signers: list[str]
+
+
+@dataclass
+class ReleaseProcess:
+    templates: list[TemplateSection]
+    release_leads: list
+    uncovered_risks: list[str]  # risk labels no template covers (no default template)
+    gate_enforces_window: bool  # READINESS_GATE_ENFORCE_WINDOW: no-go outside the deploy window
+
+
+def _template_for_risk(templates: list[ReadinessTemplate], risk: str) -> ReadinessTemplate | None:
+    """The template a review of this risk starts with (readiness.services.template_for, in
+    Python over the loaded templates: the one naming the risk first, else the default)."""
+    for t in templates:
+        if risk in (t.risk_levels or []):
+            return t
+    return next((t for t in templates if t.is_default), None)
+
+
+def _signers(template: ReadinessTemplate, risks: list[str]) -> list[str]:
+    signers = []
+    if template.require_release_lead:
+        signers.append("a release lead (member of Release leads)")
+    threshold = _MANAGER_THRESHOLD.get(template.manager_signoff)
+    if threshold is not None:
+        signing = [Risk(r).label.lower() for r in risks if RISK_ORDER[r] >= threshold]
+        if signing:
+            signers.append(
+                "the engineering manager of every team owning a service in the release"
+                + ("" if len(signing) == len(risks) else f" ({' and '.join(signing)} risk)")
+            )
+    return signers
+
+
+def release_process() -> ReleaseProcess:
+    """Readiness templates with their ordered items and signers, and the release leads
+    (two queries for the templates and items, one for the release leads)."""
+    templates = list(
+        ReadinessTemplate.objects.order_by("name").prefetch_related(
+            Prefetch("items", queryset=TemplateItem.objects.order_by("position", "pk"))
+        )
+    )
+    used_for: dict[int, list[str]] = defaultdict(list)
+    uncovered = []
+    for risk in Risk.values:
+        chosen = _template_for_risk(templates, risk)
+        if chosen is None:
+            uncovered.append(Risk(risk).label)
+        else:
+            used_for[chosen.pk].append(risk)
+    sections = []
+    for template in sorted(templates, key=lambda t: (not used_for[t.pk], not t.is_default, t.name)):
+        risks = used_for[template.pk]
+        items = []
+        for item in template.items.all():
+            if item.required:
+                requirement = "required"
+            elif item.required_for_high_risk:
+                requirement = "required for high risk"
+            else:
+                requirement = "optional"
+            check = readiness_checks.REGISTRY.get(item.check_key) if item.check_key else None
+            title = check.title if check else (f"unknown check {item.check_key}" if item.check_key else "")
+            items.append(ChecklistItem(item, requirement, title))
+        sections.append(
+            TemplateSection(
+                template=template,
+                risks=[Risk(r).label for r in risks],
+                items=items,
+                signers=_signers(template, risks),
+            )
+        )
+    leads = list(
+        get_user_model()
+        .objects.filter(groups__name=RELEASE_LEADS, is_active=True)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    return ReleaseProcess(
+        templates=sections,
+        release_leads=leads,
+        uncovered_risks=uncovered,
+        gate_enforces_window=readiness_conf.enforce_window(),
+    )
+
+
+# --- the support escalation path (escalations) ----------------------------------------------
+@dataclass
+class ImpactSla:
+    impact: str
+    label: str
+    sla: str
+    pages: bool  # blocked/degraded page on-call at once; a question tells the team
+
+
+@dataclass
+class ServiceRoute:
+    service: Service
+    policy: EscalationPolicy | None
+    via: str  # "service policy" | "team default" | "support triage" | "nobody"
+
+
+@dataclass
+class SupportPath:
+    settings: SupportSettings
+    slas: list[ImpactSla]
+    routes: list[ServiceRoute]
+
+
+def support_path(default_policies: dict[int, EscalationPolicy]) -> SupportPath:
+    """SLAs, surge detection and routing from the live support settings. ``default_policies``
+    maps team id -> its default escalation policy (already loaded with the teams). Routing
+    mirrors escalations.services.route / oncall.selectors.policy_for_service for every service
+    at once: two queries whatever the number of services."""
+    config = (
+        SupportSettings.objects.select_related("triage_policy__team")
+        .filter(pk=SupportSettings.SINGLETON)
+        .first()
+    ) or SupportSettings(pk=SupportSettings.SINGLETON)  # never written by a read: the defaults
+    slas = [
+        ImpactSla(value, label.split(" - ")[0], config.sla_display(value), value in PAGING_IMPACTS)
+        for value, label in Impact.choices
+    ]
+    routes = []
+    services = Service.objects.select_related("owner_team", "escalation__policy").order_by("name", "pk")
+    for service in services:
+        link = getattr(service, "escalation", None)
+        if link is not None:
+            routes.append(ServiceRoute(service, link.policy, "service policy"))
+        elif service.owner_team_id in default_policies:
+            routes.append(ServiceRoute(service, default_policies[service.owner_team_id], "team default"))
+        elif config.triage_policy is not None:
+            routes.append(ServiceRoute(service, config.triage_policy, "support triage"))
+        else:
+            routes.append(ServiceRoute(service, None, "nobody"))
+    return SupportPath(settings=config, slas=slas, routes=routes)
+
+
 @dataclass
 class OperatingModel:
     generated_at: datetime
@@ -194,6 +362,8 @@ class OperatingModel:
     gaps: list[Gap]  # organisation-wide (bus factor)
     health_counts: dict[str, int]
     bus_factor_limit: int
+    release_process: ReleaseProcess
+    support: SupportPath
 
 
 def operating_model(*, now: datetime | None = None) -> OperatingModel:
@@ -255,6 +425,9 @@ def operating_model(*, now: datetime | None = None) -> OperatingModel:
             sections[gap.team.pk].gaps.append(gap)
         else:
             org_gaps.append(gap)
+    default_policies = {
+        p.team_id: p for section in sections.values() for p in section.policies if p.is_team_default
+    }
     return OperatingModel(
         generated_at=now,
         severities=list(Severity.objects.order_by("level")),
@@ -262,4 +435,6 @@ def operating_model(*, now: datetime | None = None) -> OperatingModel:
         gaps=org_gaps,
         health_counts=counts,
         bus_factor_limit=bus_factor_limit(),
+        release_process=release_process(),
+        support=support_path(default_policies),
     )

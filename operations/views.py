@@ -24,7 +24,8 @@ def _require_reader(user) -> None:
 @login_required
 def operating_model(request):
     """Who owns which duty, how often, and how healthy it is; severities and SLAs; each
-    team's on-call schedules and escalation policies; the gaps. Generated from live data."""
+    team's on-call schedules and escalation policies; the release process (readiness templates,
+    signers, the CI gate); the support escalation path; the gaps. Generated from live data."""
     _require_reader(request.user)
     model = selectors.operating_model()
     return render(

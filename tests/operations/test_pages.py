@@ -8,11 +8,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts import roles
+from escalations.models import SupportSettings
 from incidents.defaults import ensure_severities
 from incidents.models import Severity
-from oncall.models import EscalationLevel, EscalationPolicy, LayerMember, RotationLayer, Schedule
+from oncall.models import (
+    EscalationLevel,
+    EscalationPolicy,
+    LayerMember,
+    RotationLayer,
+    Schedule,
+    ServicePolicy,
+)
 from operations import tokens
 from operations.models import CheckIn
+from readiness.defaults import DEFAULT_TEMPLATE_NAME, ensure_default_template
+from readiness.models import ReadinessTemplate, TemplateItem
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.operations.factories import ResponsibilityFactory
 from tests.operations.helpers import form_data
@@ -160,10 +171,212 @@ def test_page_query_count_does_not_grow_with_teams_duties_or_schedules(client, m
         ServiceFactory(owner_team=other)
         for _ in range(3):
             ResponsibilityFactory(team=other)
-        on_call_setup(other, UserFactory(), policy_name=f"p{i + 1}")
+        _sched, policy = on_call_setup(other, UserFactory(), policy_name=f"p{i + 1}")
+        ServicePolicy.objects.create(service=ServiceFactory(owner_team=other), policy=policy)
+        template = ReadinessTemplate.objects.create(name=f"Template {i}", risk_levels=["high"] if i else [])
+        for pos in range(3):
+            TemplateItem.objects.create(template=template, position=pos, key=f"k{pos}", title=f"Item {pos}")
+        UserFactory(is_staff=True, roles=[roles.RELEASE_LEADS])
     with CaptureQueriesContext(connection) as large:
         assert client.get(PAGE).status_code == 200
     assert len(large) == len(small), [q["sql"][:120] for q in large.captured_queries]
+
+
+# --- the release process and the support escalation path -------------------------------------
+@pytest.fixture
+def release_setup(db):
+    ensure_default_template(ReadinessTemplate, TemplateItem)
+    lead = UserFactory(first_name="Rita", last_name="Release", is_staff=True, roles=[roles.RELEASE_LEADS])
+    UserFactory(first_name="Gone", last_name="Lead", is_active=False, roles=[roles.RELEASE_LEADS])
+    high = ReadinessTemplate.objects.create(
+        name="High-risk launch", risk_levels=["high"], manager_signoff=ReadinessTemplate.ManagerSignoff.ALWAYS
+    )
+    TemplateItem.objects.create(
+        template=high, position=1, key="rollback", title="Rollback rehearsed in staging",
+        check_key="rollback_tested", evidence_required=True,
+    )  # fmt: skip
+    TemplateItem.objects.create(
+        template=high, position=2, key="exec-brief", title="Exec briefing sent", required=False,
+        required_for_high_risk=True,
+    )  # fmt: skip
+    TemplateItem.objects.create(
+        template=high, position=3, key="blog", title="Blog post drafted", required=False
+    )
+    return lead, high
+
+
+@pytest.mark.django_db
+def test_page_shows_the_release_process_from_live_templates(client, responder, release_setup):
+    client.force_login(responder)
+    html = client.get(PAGE).content.decode()
+    assert 'id="release-process"' in html
+    assert "<strong>Release leads:</strong> Rita Release</p>" in html  # the inactive one is left out
+    assert f"{DEFAULT_TEMPLATE_NAME} (default) - used for low, medium risk" in html
+    assert "High-risk launch - used for high risk" in html
+    # the default template: release lead only (managers sign high risk only, which it does not cover)
+    assert "Signs off: a release lead (member of Release leads)</p>" in html
+    assert (
+        "Signs off: a release lead (member of Release leads); the engineering manager of every team "
+        "owning a service in the release</p>"
+    ) in html
+    assert "automatic: Rollback tested recently, with evidence" in html
+    assert "<td>required for high risk</td>" in html
+    assert "<td>optional</td>" in html
+    assert "marked by hand" in html
+    assert "Runbooks exist and were reviewed within 90 days" in html  # a default item
+    assert "/api/v1/releases/&lt;id&gt;/gate/" in html
+    assert "manage.py release_gate" in html
+    assert "No template covers" not in html
+    assert "and the deploy window is open; otherwise" in html
+
+    text = client.get(MD).content.decode()
+    assert "## Release process" in text
+    assert "### High-risk launch - used for high risk" in text
+    assert (
+        "| 1 | Rollback rehearsed in staging | required | automatic: Rollback tested recently, with evidence |"
+        in text
+    )
+    assert "| 2 | Exec briefing sent | required for high risk | marked by hand |" in text
+    assert "Release leads: Rita Release" in text
+    assert "`GET /api/v1/releases/<id>/gate/`" in text
+    assert "`manage.py release_gate" in text
+    assert "and the deploy window is open; otherwise no-go" in text
+
+
+@pytest.mark.django_db
+def test_editing_a_template_item_in_the_admin_changes_the_page(client, manager, release_setup):
+    _lead, high = release_setup
+    client.force_login(manager)
+    assert "Rollback rehearsed in staging" in client.get(PAGE).content.decode()
+    url = reverse("admin:readiness_readinesstemplate_change", args=[high.pk])
+    data = form_data(client.get(url).content.decode(), "readinesstemplate_form")
+    assert data["items-0-title"] == "Rollback rehearsed in staging"
+    data["items-0-title"] = "Rollback rehearsed in production-like staging"
+    data["items-2-required"] = "on"  # the blog post becomes required
+    data["risk_levels"] = '["high", "medium"]'
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    html = client.get(PAGE).content.decode()
+    assert "Rollback rehearsed in production-like staging" in html
+    assert "Rollback rehearsed in staging<" not in html
+    assert "High-risk launch - used for medium, high risk" in html
+    assert f"{DEFAULT_TEMPLATE_NAME} (default) - used for low risk" in html
+    blog = TemplateItem.objects.get(template=high, key="blog")
+    assert f'<tr id="template-item-{blog.pk}"><td>3</td>' in html
+    row = html.split(f'id="template-item-{blog.pk}"')[1].split("</tr>")[0]
+    assert "<td>required</td>" in row
+    text = client.get(MD).content.decode()
+    assert "| 3 | Blog post drafted | required | marked by hand |" in text
+
+
+@pytest.mark.django_db
+def test_release_process_flags_risks_no_template_covers(client, manager):
+    ReadinessTemplate.objects.all().delete()
+    ReadinessTemplate.objects.create(name="Only high", risk_levels=["high"])
+    client.force_login(manager)
+    html = client.get(PAGE).content.decode()
+    assert "No template covers low, medium risk releases" in html
+    assert "nobody is in the Release leads group" in html
+    assert "no template covers low, medium risk releases" in client.get(MD).content.decode()
+
+
+@pytest.mark.django_db
+def test_release_process_follows_the_gate_window_setting(client, manager, settings):
+    settings.READINESS_GATE_ENFORCE_WINDOW = False
+    client.force_login(manager)
+    assert "all sign-offs are present\n    and valid; otherwise" in client.get(PAGE).content.decode()
+    assert "present and valid; otherwise no-go" in client.get(MD).content.decode()
+
+
+@pytest.fixture
+def support_setup(db):
+    config = SupportSettings.load()
+    helpdesk = TeamFactory(name="Support engineering", slug="support-eng")
+    triage = EscalationPolicy.objects.create(team=helpdesk, name="Support triage rota")
+    SupportSettings.objects.filter(pk=config.pk).update(
+        triage_policy=triage, blocked_ack_minutes=15, degraded_ack_minutes=60, question_ack_minutes=None,
+        surge_threshold=3, surge_window_minutes=15, surge_severity=3,
+    )  # fmt: skip
+    payments = TeamFactory(name="Payments", slug="payments")
+    default = EscalationPolicy.objects.create(team=payments, name="Payments default", is_team_default=True)
+    money = EscalationPolicy.objects.create(team=payments, name="Money path")
+    ServiceFactory(name="Checkout", slug="checkout", owner_team=payments)
+    ledger = ServiceFactory(name="Ledger", slug="ledger", owner_team=payments)
+    ServicePolicy.objects.create(service=ledger, policy=money)
+    web = TeamFactory(name="Web", slug="web")
+    ServiceFactory(name="Marketing site", slug="marketing-site", owner_team=web)
+    return triage, default, money
+
+
+@pytest.mark.django_db
+def test_page_shows_the_support_escalation_path_from_live_settings(client, responder, support_setup):
+    client.force_login(responder)
+    html = client.get(PAGE).content.decode()
+    assert 'id="support-path"' in html
+    assert '<strong id="triage-policy">Support triage rota (Support engineering)</strong>' in html
+    assert '<tr id="support-sla-blocked"><th scope="row">Blocked</th><td>15 min</td>' in html
+    assert '<tr id="support-sla-degraded"><th scope="row">Degraded</th><td>1 h</td>' in html
+    assert '<tr id="support-sla-question"><th scope="row">Question</th><td>next business day</td>' in html
+    assert "3 escalations for one service within 15 min," in html
+    assert "open a SEV-3 incident" in html
+    route = html.split('id="route-checkout"')[1].split("</tr>")[0]
+    assert "Payments default" in route
+    assert "team default" in route
+    route = html.split('id="route-ledger"')[1].split("</tr>")[0]
+    assert "Money path" in route
+    assert "service policy" in route
+    route = html.split('id="route-marketing-site"')[1].split("</tr>")[0]
+    assert "Support triage rota" in route
+    assert "support triage" in route
+
+    text = client.get(MD).content.decode()
+    assert "## Support escalation path" in text
+    assert "support-triage policy: **Support triage rota (Support engineering)**" in text
+    assert "| Blocked | 15 min | pages on-call through the policy at once |" in text
+    assert "| Question | next business day | tells the owning team" in text
+    assert "Surge detection: 3 escalations for one service within 15 min" in text
+    assert "| Ledger | Payments | Money path | service policy |" in text
+    assert "| Marketing site | Web | Support triage rota | support triage |" in text
+
+
+@pytest.mark.django_db
+def test_editing_support_settings_in_the_admin_changes_the_page(client, manager, support_setup):
+    _triage, _default, money = support_setup
+    client.force_login(manager)
+    url = reverse("admin:escalations_supportsettings_change", args=[SupportSettings.SINGLETON])
+    data = form_data(client.get(url).content.decode(), "supportsettings_form")
+    data["blocked_ack_minutes"] = "20"
+    data["question_ack_minutes"] = "240"
+    data["surge_threshold"] = "5"
+    data["surge_severity"] = "2"
+    data["triage_policy"] = str(money.pk)
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    html = client.get(PAGE).content.decode()
+    assert "<td>20 min</td>" in html
+    assert '<tr id="support-sla-question"><th scope="row">Question</th><td>4 h</td>' in html
+    assert "5 escalations for one service" in html
+    assert "open a SEV-2 incident" in html
+    assert '<strong id="triage-policy">Money path (Payments)</strong>' in html
+    route = html.split('id="route-marketing-site"')[1].split("</tr>")[0]
+    assert "Money path" in route
+    assert "support triage" in route
+    text = client.get(MD).content.decode()
+    assert "| Blocked | 20 min |" in text
+    assert "Surge detection: 5 escalations" in text
+
+
+@pytest.mark.django_db
+def test_without_a_triage_policy_unrouted_services_page_nobody(client, manager):
+    SupportSettings.objects.filter(pk=SupportSettings.SINGLETON).delete()
+    ServiceFactory(name="Orphan", slug="orphan", owner_team=TeamFactory())
+    client.force_login(manager)
+    html = client.get(PAGE).content.decode()
+    assert '<strong id="triage-policy">not set</strong>' in html
+    assert "<td>15 min</td>" in html  # the defaults, not written by the read
+    route = html.split('id="route-orphan"')[1].split("</tr>")[0]
+    assert "nobody is paged" in route
+    assert not SupportSettings.objects.exists()
 
 
 # --- the one-click link -------------------------------------------------------------------------
