@@ -8,7 +8,6 @@ locked" instead of waiting), so this race cannot be reproduced on it.
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from incidents import services
@@ -18,9 +17,7 @@ from tests.incidents.factories import declare
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        "postgresql" not in settings.DATABASES["default"]["ENGINE"], reason="row locks need PostgreSQL"
-    ),
+    pytest.mark.postgresql,  # row locks need PostgreSQL; deselected on SQLite, always run in CI
 ]
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from notifications.models import Notification
 from oncall import services, tasks
@@ -261,10 +260,9 @@ def test_ack_link_tampered_expired_and_other_salt(setup, client, settings):
 # --- race on PostgreSQL -------------------------------------------------------------------
 
 
+@pytest.mark.postgresql  # row locks need PostgreSQL; SQLite serialises writers itself
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_acknowledgements_one_wins(setup):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL; SQLite serialises writers itself")
     s = setup
     page = services.open_page(title="race", summary="", url="", policy=s["policy"], dedup_key="race")
     barrier = threading.Barrier(4)
@@ -305,10 +303,9 @@ def _worker_database_url() -> str:
 
 
 @pytest.mark.integration
+@pytest.mark.postgresql  # a worker subprocess cannot open SQLite's in-memory test database
 @pytest.mark.django_db(transaction=True)
 def test_escalation_task_through_real_worker_sends_nothing_twice(setup):
-    if connection.vendor != "postgresql":
-        pytest.skip("a worker subprocess cannot open the in-memory SQLite test database")
     from opsportal.tasks import ping
     from tests.celery_worker import running_worker, wait_for
 

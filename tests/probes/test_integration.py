@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
@@ -26,10 +25,7 @@ def _worker_database_url() -> str:
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="a worker subprocess cannot open the in-memory SQLite test database",
-)
+@pytest.mark.postgresql  # a worker subprocess cannot open SQLite's in-memory test database
 def test_dispatch_tick_runs_probes_through_the_real_broker_and_worker(httpserver):
     httpserver.expect_request("/healthz").respond_with_json({"status": "ok"})
     probe = ProbeFactory(

@@ -195,11 +195,9 @@ def test_record_with_a_stale_token_writes_nothing(allow_local, httpserver):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite's in-memory shared-cache test database fails concurrent writers with SQLITE_LOCKED "
-    "instead of waiting (a real SQLite file serialises them with IMMEDIATE transactions)",
-)
+# SQLite's in-memory shared-cache test database fails concurrent writers with SQLITE_LOCKED
+# instead of waiting (a real SQLite file serialises them with IMMEDIATE transactions).
+@pytest.mark.postgresql
 def test_concurrent_dispatchers_never_lease_the_same_probe():
     now = datetime.now(UTC)
     ProbeFactory.create_batch(60, next_run_at=now - timedelta(seconds=1))
