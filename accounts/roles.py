@@ -46,18 +46,10 @@ BASE_PERMISSIONS: dict[str, set[str]] = {
 
 def role_permissions() -> dict[str, set[str]]:
     """Base grants plus every installed app's ``permissions.ROLE_GRANTS``."""
-    import importlib
-
-    from django.apps import apps as live_apps
+    from opsportal.discovery import app_modules
 
     merged = {role: set(perms) for role, perms in BASE_PERMISSIONS.items()}
-    for config in live_apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.permissions")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.permissions":
-                raise
-            continue
+    for config, module in app_modules("permissions"):
         for role, perms in getattr(module, "ROLE_GRANTS", {}).items():
             if role not in merged:
                 raise ValueError(f"{config.name}.permissions grants to unknown role {role!r}")

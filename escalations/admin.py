@@ -24,6 +24,7 @@ from escalations.models import Escalation, Impact, SupportSettings
 from incidents.models import Incident
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
+from opsportal.timeutil import human_delta
 
 STATUS_TONES = {
     Escalation.Status.NEW: "red",
@@ -32,17 +33,6 @@ STATUS_TONES = {
     Escalation.Status.RESOLVED: "green",
 }
 IMPACT_TONES = {Impact.BLOCKED: "red", Impact.DEGRADED: "orange", Impact.QUESTION: "blue"}
-
-
-def _ago(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 class AgeFilter(admin.SimpleListFilter):
@@ -165,7 +155,7 @@ class EscalationAdmin(SimpleHistoryAdmin):
     def age(self, obj):
         return format_html(
             '<span title="{}">{} ago</span>', timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M %Z"),
-            _ago(timezone.now() - obj.created_at),
+            human_delta(timezone.now() - obj.created_at),
         )  # fmt: skip
 
     @admin.display(description="Impact", ordering="impact")
@@ -183,7 +173,7 @@ class EscalationAdmin(SimpleHistoryAdmin):
         if obj.acknowledged_at is not None:
             if obj.acknowledged_at > obj.ack_due_at:
                 return badge(
-                    f"missed by {_ago(obj.acknowledged_at - obj.ack_due_at)}",
+                    f"missed by {human_delta(obj.acknowledged_at - obj.ack_due_at)}",
                     "orange",
                     title=f"was due {due}",
                 )
@@ -191,8 +181,10 @@ class EscalationAdmin(SimpleHistoryAdmin):
         if obj.status != Escalation.Status.NEW:
             return "-"
         if now > obj.ack_due_at:
-            return badge(f"SLA breached {_ago(now - obj.ack_due_at)} ago", "red", title=f"was due {due}")
-        return badge(f"due in {_ago(obj.ack_due_at - now)}", "blue", title=f"due {due}")
+            return badge(
+                f"SLA breached {human_delta(now - obj.ack_due_at)} ago", "red", title=f"was due {due}"
+            )
+        return badge(f"due in {human_delta(obj.ack_due_at - now)}", "blue", title=f"due {due}")
 
     @admin.display(description="Service", ordering="service__name")
     def service_col(self, obj):

@@ -8,7 +8,6 @@ Service errors become admin messages, never a 500.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
@@ -26,6 +25,7 @@ from incidents.forms import DeclareIncidentForm, IncidentChangeForm, NoteForm, S
 from incidents.models import Incident, Severity
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
+from opsportal.timeutil import human_delta
 
 SEVERITY_TONES = {1: "red", 2: "orange", 3: "yellow", 4: "blue"}
 STATUS_TONES = {
@@ -44,17 +44,6 @@ def severity_badge(severity: Severity) -> str:
 
 def status_badge(incident: Incident) -> str:
     return badge(incident.get_status_display(), STATUS_TONES.get(incident.status, "grey"))
-
-
-def human_delta(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 @admin.register(Severity)

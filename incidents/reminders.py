@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 
 from incidents.models import Incident, Severity
 from opsportal.links import absolute_url
+from opsportal.timeutil import human_delta
 from reminders.registry import EffectiveConfig, Reminder, Rule
 
 
@@ -68,8 +69,7 @@ def _context(incident: Incident, title: str, fields: list) -> dict:
 
 
 def _ago(now: datetime, then: datetime) -> str:
-    minutes = int((now - then).total_seconds() // 60)
-    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+    return f"{human_delta(now - then)} ago"
 
 
 class AckOverdueRule(Rule):

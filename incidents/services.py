@@ -27,6 +27,7 @@ from django.utils import timezone
 from catalog.models import Service, Team
 from incidents import permissions, signals
 from incidents.models import FIRST_NUMBER, Incident, Severity, StatusUpdate, TimelineEvent
+from opsportal import timeutil
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
 
@@ -550,20 +551,9 @@ def resolve(*, incident: Incident, actor, at: datetime | None = None, note: str 
         event="resolved",
         key=f"incidents:{incident.pk}:resolved:{when.isoformat()}",
         actor=actor,
-        extra=[["Impact duration", _duration_text(duration)]],
+        extra=[["Impact duration", timeutil.human_delta(duration, precise=True)]],
     )
     return incident
-
-
-def _duration_text(d: timedelta) -> str:
-    minutes = int(d.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 @transaction.atomic

@@ -9,11 +9,9 @@ Tasks that disappear from code are disabled, not deleted.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.apps import apps
 from django.db import transaction
 
 MANAGED_MARKER = "[managed by code]"
@@ -38,14 +36,10 @@ class PeriodicTaskSpec:
 
 def collect() -> list[PeriodicTaskSpec]:
     """Every PERIODIC_TASKS entry of every installed app's ``tasks`` module."""
+    from opsportal.discovery import app_modules
+
     specs: list[PeriodicTaskSpec] = []
-    for config in apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.tasks")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.tasks":
-                raise
-            continue
+    for _config, module in app_modules("tasks"):
         specs.extend(getattr(module, "PERIODIC_TASKS", []))
     names = [s.name for s in specs]
     duplicates = {n for n in names if names.count(n) > 1}

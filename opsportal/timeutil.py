@@ -93,3 +93,16 @@ def next_business_day_start(
     while not is_business_day(day, hol):
         day += timedelta(days=1)
     return localize(day, start_of_day, z)
+
+
+def human_delta(delta: timedelta, *, precise: bool = False) -> str:
+    """A duration for people: "2d 3h", "3h 12m", "12m" (negative reads as 0). ``precise``
+    keeps the minutes on durations of days too ("2d 3h 12m"), for reports and postmortems."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h {minutes}m" if precise else f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"

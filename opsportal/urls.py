@@ -1,6 +1,3 @@
-import importlib
-
-from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.module_loading import autodiscover_modules
@@ -8,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import IsAuthenticated
 
 from opsportal.api.router import router
+from opsportal.discovery import app_modules
 from opsportal.health import healthz
 
 # Every app registers its viewsets on the one router in its own api.py.
@@ -38,14 +36,8 @@ urlpatterns = [
 def _app_urls():
     """Each app's own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
     and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order."""
-    for config in apps.get_app_configs():
+    for config, _module in app_modules("urls"):
         if config.name in {"opsportal", "accounts"} or "." in config.name:
-            continue
-        try:
-            importlib.import_module(f"{config.name}.urls")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.urls":
-                raise
             continue
         yield path("", include(f"{config.name}.urls"))
 

@@ -14,17 +14,11 @@ from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
 from incidents.selectors import timeline as incident_timeline
+from opsportal import timeutil
 
 
 def human_duration(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
+    return timeutil.human_delta(delta, precise=True)
 
 
 def severity_durations(

@@ -12,14 +12,13 @@ only (see :func:`latest_due_point`): after an hour without beat, "update overdue
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps
+from opsportal.discovery import app_modules
 
 
 @dataclass
@@ -89,13 +88,7 @@ def unregister(rule: Rule) -> None:
 
 def rules() -> list[Rule]:
     found: list[Rule] = []
-    for config in apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.reminders")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.reminders":
-                raise
-            continue
+    for _config, module in app_modules("reminders"):
         found.extend(getattr(module, "RULES", []))
     found.extend(_extra_rules)
     keys = [r.key for r in found]

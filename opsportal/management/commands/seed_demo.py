@@ -5,15 +5,14 @@ and share ``ctx`` (users, teams, services...). Every seed is idempotent: running
 again converges on the same data instead of duplicating it.
 """
 
-import importlib
 from types import SimpleNamespace
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from opsportal import env
+from opsportal.discovery import app_modules
 
 
 class Command(BaseCommand):
@@ -30,13 +29,7 @@ class Command(BaseCommand):
             logins=[],
             stdout=self.stdout,
         )
-        for config in apps.get_app_configs():
-            try:
-                module = importlib.import_module(f"{config.name}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.demo":
-                    raise
-                continue
+        for config, module in app_modules("demo"):
             with transaction.atomic():
                 summary = module.seed(ctx)
             if summary:
