@@ -117,7 +117,8 @@ def main() -> None:
 
         from incidents import services as incident_services
 
-        now = timezone.now()
+        # 10:00 UTC: after the daily 09:00 digests (owners are in UTC), so they are due too
+        now = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0)
         rows = []
         with incident_services.quiet():
             small = populate(0.1, now, 1)
