@@ -15,8 +15,7 @@ unacknowledged incident acknowledges it first (the responder is evidently on it)
 from __future__ import annotations
 
 import contextlib
-import contextvars
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -30,6 +29,7 @@ from incidents.models import FIRST_NUMBER, Incident, Severity, StatusUpdate, Tim
 from opsportal import timeutil
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
+from opsportal.quiet import is_quiet, quiet  # noqa: F401  (services.quiet() imports history)
 
 Status = Incident.Status
 Kind = TimelineEvent.Kind
@@ -62,22 +62,6 @@ def unregister_close_guard(fn: CloseGuard) -> None:
 
 def close_refusals(incident: Incident) -> list[str]:
     return [reason for guard in list(_close_guards) if (reason := guard(incident))]
-
-
-# ---------------------------------------------------------------------------------------
-# Quiet mode: importing history (demo data, backfills) without notifying or paging anyone.
-# ---------------------------------------------------------------------------------------
-_quiet = contextvars.ContextVar("incidents_quiet", default=False)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Within this block, services write everything but send no notifications or pages."""
-    token = _quiet.set(True)
-    try:
-        yield
-    finally:
-        _quiet.reset(token)
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +178,7 @@ def _recipients(incident: Incident, *, exclude=None) -> list:
 
 def _notify(incident: Incident, *, event: str, key: str, actor=None, extra: list | None = None) -> None:
     """Commander, team manager and team mailing list hear about declare / severity / resolve."""
-    if _quiet.get():
+    if is_quiet():
         return
     from notifications.services import notify  # layer 0: allowed; imported late to keep start-up light
 
@@ -234,7 +218,7 @@ def _page_on_call(incident: Incident, reason: str) -> None:
     """The one paging hook: called when an incident is declared at a paging severity or
     raised to one. Opens the on-call page in this transaction (incidents/paging.py), then
     announces ``signals.paging_requested`` on commit for anyone else who listens."""
-    if _quiet.get() or not incident.severity.pages_oncall:
+    if is_quiet() or not incident.severity.pages_oncall:
         return
     from incidents import paging
 

@@ -12,9 +12,7 @@ Action items: open -> in_progress -> done | won't do (with a reason); reopening 
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -27,6 +25,7 @@ from incidents.models import Incident, TimelineEvent
 from opsportal import timeutil
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
+from opsportal.quiet import is_quiet, quiet  # noqa: F401  (services.quiet() imports history)
 from postmortems import permissions, prefill
 from postmortems.models import (
     REVIEW_CHECKLIST_KEYS,
@@ -78,21 +77,6 @@ def close_guard(incident: Incident) -> str | None:
     if Postmortem.objects.filter(incident_id=incident.pk, status=Status.PUBLISHED).exists():
         return None
     return f"a published postmortem is required for this severity ({incident.severity.label})"
-
-
-# ---------------------------------------------------------------------------------------
-# Quiet mode: importing history (demo data, backfills) without notifying anyone.
-# ---------------------------------------------------------------------------------------
-_quiet = contextvars.ContextVar("postmortems_quiet", default=False)
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    token = _quiet.set(True)
-    try:
-        yield
-    finally:
-        _quiet.reset(token)
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,7 +146,7 @@ def _timeline(postmortem: Postmortem, text: str, actor, at: datetime | None = No
 def _notify(
     *, recipients, template: str, postmortem: Postmortem, key: str, title: str, extra=None, kind="update"
 ):
-    if _quiet.get():
+    if is_quiet():
         return
     people = []
     for r in recipients:
