@@ -153,7 +153,7 @@ if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "opsportal.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": envparse.get_str("CACHE_KEY_PREFIX", "opsportal"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -372,6 +372,7 @@ for _name, _minimum in (
     ("PROBE_DISPATCH_LIMIT", 1),
     ("PROBE_BODY_CAP_BYTES", 1024),
     ("PROBE_RESULT_RETENTION_DAYS", 1),
+    ("PROBE_PING_FLUSH_MS", 0),
 ):
     if _name in _os.environ:
         globals()[_name] = envparse.get_int(_name, 0, minimum=_minimum)

@@ -16,6 +16,10 @@ from opsportal.settings import *  # noqa: F403
 # Hashing with PBKDF2 dominates test time otherwise; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = f"opsportal-test-{os.getpid()}"  # noqa: F405
+# Pings are written before the answer: a test's data lives in its own open transaction, which
+# the web process's flusher thread could not see. tests/probes/test_ingest.py runs the
+# buffered path (the production default) on committed data.
+PROBE_PING_FLUSH_MS = 0
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
 
 # Parallel test workers (pytest-xdist) each get their own Redis database, so a real Celery

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from cronsim import CronSim, CronSimError
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -452,17 +453,20 @@ def heartbeat_due(probe: Probe, after: datetime) -> datetime:
 PING_KINDS = ("success", "start", "fail")
 
 
-def _fast_success_ping(ping_uuid: uuidlib.UUID, now: datetime) -> bool:
-    """The hot path of a success ping on PostgreSQL: a heartbeat that is up, on a period and
-    with no start pending takes one statement (update the probe, insert the result) instead
-    of lock + insert + update + commit. Everything else (cron schedules, a start to close, a
-    state change, unknown UUIDs) returns False and takes the locked path.
+def _fast_success_pings(pings: list[tuple[uuidlib.UUID, datetime]]) -> set[uuidlib.UUID]:
+    """The hot path of success pings on PostgreSQL, for any number of pings in one statement:
+    heartbeats that are up, on a period and with no start pending are updated and get their
+    result row; the UUIDs that took this path are returned. Everything else (cron schedules,
+    a start to close, a state change, unknown UUIDs) is left for the locked path. Each UUID
+    at most once per call (``record_success_pings`` splits repeats into rounds).
 
-    The statement commits with ``synchronous_commit = off`` (its own transaction only): it
-    does not wait for the WAL flush. A database crash may lose the last fraction of a second
-    of such pings - never consistency, and never a state change (those take the locked path)."""
-    if connection.vendor != "postgresql":
-        return False
+    Rows are locked in id order, so two web processes flushing overlapping batches queue
+    instead of deadlocking. The statement commits with ``synchronous_commit = off`` (its own
+    transaction only): it does not wait for the WAL flush. A database crash may lose the last
+    fraction of a second of such pings - never consistency, and never a state change (those
+    take the locked path)."""
+    if not pings or connection.vendor != "postgresql":
+        return set()
     probe_table, result_table = Probe._meta.db_table, ProbeResult._meta.db_table
     # Asynchronous commit only when the statement is its own transaction: inside a caller's
     # transaction the setting would also apply to the caller's other writes.
@@ -472,28 +476,86 @@ def _fast_success_ping(ping_uuid: uuidlib.UUID, now: datetime) -> bool:
         if async_commit
         else ""
     )
-    from_clause = "hit, async_commit" if async_commit else "hit"
     sql = f"""
         WITH {settings_cte}
+        pinged AS (SELECT * FROM unnest(%(uuids)s::uuid[], %(ats)s::timestamptz[]) AS t(uuid, at)),
+        locked AS (
+            SELECT probe.id, pinged.at FROM {probe_table} probe JOIN pinged ON probe.uuid = pinged.uuid
+             WHERE probe.kind = %(kind)s AND probe.state = %(state)s AND probe.last_start_at IS NULL
+               AND probe.cron = '' AND probe.period_seconds IS NOT NULL
+             ORDER BY probe.id
+               FOR UPDATE OF probe
+        ),
         hit AS (
-            UPDATE {probe_table}
-               SET last_ping_at = %(now)s, last_checked_at = %(now)s, last_ok_at = %(now)s, last_error = '',
+            UPDATE {probe_table} probe
+               SET last_ping_at = locked.at, last_checked_at = locked.at, last_ok_at = locked.at, last_error = '',
                    consecutive_successes = consecutive_successes + 1, consecutive_failures = 0,
-                   next_run_at = %(now)s + make_interval(secs => period_seconds + grace_seconds)
-             WHERE uuid = %(uuid)s AND kind = %(kind)s AND state = %(state)s AND last_start_at IS NULL
-               AND cron = '' AND period_seconds IS NOT NULL
-         RETURNING id
+                   next_run_at = locked.at + make_interval(secs => period_seconds + grace_seconds)
+              FROM locked
+             WHERE probe.id = locked.id
+         RETURNING probe.id, probe.uuid, locked.at
+        ),
+        stored AS (
+            INSERT INTO {result_table} (probe_id, checked_at, outcome, ok, source, error)
+            SELECT hit.id, hit.at, %(outcome)s, TRUE, %(source)s, '' FROM hit
         )
-        INSERT INTO {result_table} (probe_id, checked_at, outcome, ok, source, error)
-        SELECT hit.id, %(now)s, %(outcome)s, TRUE, %(source)s, '' FROM {from_clause}
+        SELECT hit.uuid FROM hit {", async_commit" if async_commit else ""}
     """  # noqa: S608 - table names come from model metadata, values are parameters
     params = {
-        "now": now, "uuid": ping_uuid, "kind": Kind.HEARTBEAT, "state": State.UP,
-        "outcome": engine.UP, "source": ProbeResult.Source.PING,
+        "uuids": [u for u, _ in pings], "ats": [at for _, at in pings], "kind": Kind.HEARTBEAT,
+        "state": State.UP, "outcome": engine.UP, "source": ProbeResult.Source.PING,
     }  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+    # Server-side binding, binary and prepared: the arrays go to PostgreSQL as binary uuid[] and
+    # timestamptz[] (Django's client-side binding would spell every element out in Python) and
+    # the plan is made once per connection.
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True, binary=True)
+        return {row[0] for row in cursor.fetchall()}
+
+
+class PingsNotRecorded(Exception):
+    """A database error stopped ``record_success_pings`` part-way; ``unrecorded`` are the
+    pings not committed, in arrival order (retry them, nothing is recorded twice)."""
+
+    def __init__(self, unrecorded: list[tuple[uuidlib.UUID, datetime]]):
+        super().__init__(f"{len(unrecorded)} pings not recorded")
+        self.unrecorded = unrecorded
+
+
+def record_success_pings(pings: list[tuple[uuidlib.UUID, datetime]]) -> int:
+    """Record many success pings, in arrival order per heartbeat, with as few statements as
+    the hot path allows (``probes.ingest`` flushes its buffer through here). Returns how many
+    were recorded; pings of unknown UUIDs are dropped. Raises ``PingsNotRecorded`` (from the
+    database error) with the pings still to write."""
+    rounds: list[dict[uuidlib.UUID, datetime]] = []
+    for ping_uuid, at in pings:  # a heartbeat pinged twice in one batch: the second in a later round
+        for round_ in rounds:
+            if ping_uuid not in round_:
+                round_[ping_uuid] = at
+                break
+        else:
+            rounds.append({ping_uuid: at})
+    done: set[tuple[uuidlib.UUID, datetime]] = set()
+    try:
+        recorded = 0
+        for round_ in rounds:
+            fast = _fast_success_pings(list(round_.items()))
+            recorded += len(fast)
+            done.update((u, round_[u]) for u in fast)
+            rest = [u for u in round_ if u not in fast]
+            known = set(
+                Probe.objects.filter(uuid__in=rest, kind=Kind.HEARTBEAT).values_list("uuid", flat=True)
+            )
+            for ping_uuid in rest:
+                if ping_uuid in known:
+                    recorded += _record_ping_locked(
+                        ping_uuid=ping_uuid, kind="success", detail="", now=round_[ping_uuid]
+                    )
+                done.add((ping_uuid, round_[ping_uuid]))
+    except DatabaseError as exc:
+        raise PingsNotRecorded([p for p in pings if p not in done]) from exc
+    return recorded
 
 
 def record_ping(
@@ -508,7 +570,7 @@ def record_ping(
         ping_uuid = uuidlib.UUID(str(ping_uuid))
     except ValueError:
         return False
-    if kind == "success" and _fast_success_ping(ping_uuid, now):
+    if kind == "success" and _fast_success_pings([(ping_uuid, now)]):
         return True
     return _record_ping_locked(ping_uuid=ping_uuid, kind=kind, detail=detail, now=now)
 
@@ -590,7 +652,9 @@ def mark_late_heartbeats(*, now: datetime | None = None) -> int:
     count = 0
     with transaction.atomic():
         late = (
-            Probe.objects.filter(kind=Kind.HEARTBEAT, next_run_at__lt=now)
+            # A ping that arrived in time may still wait in a web process's buffer: see
+            # probes/ingest.py (zero when pings are written before the answer).
+            Probe.objects.filter(kind=Kind.HEARTBEAT, next_run_at__lt=now - conf.ping_lateness_margin())
             .exclude(state__in=[State.PAUSED, State.DOWN])
             .order_by("next_run_at")
         )

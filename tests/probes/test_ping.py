@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.test import Client
 
+from probes import ingest
 from probes.models import Probe, ProbeAlert
 from tests.probes.factories import HeartbeatFactory
 
@@ -17,8 +20,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_limits():
     cache.clear()
+    ingest.windows.clear()
     yield
     cache.clear()
+    ingest.windows.clear()
 
 
 @pytest.fixture
@@ -106,7 +111,10 @@ def test_pings_are_rate_limited_per_url_without_revealing_existence(client, sett
     settings.PROBE_PING_RATE = "3/m"
     probe = HeartbeatFactory()
     unknown = uuid.uuid4()
-    for path in (f"/ping/{probe.uuid}", f"/ping/{unknown}"):
-        answers = [client.get(path).status_code for _ in range(5)]
-        assert answers == [200, 200, 200, 429, 429]
-    assert probe.results.count() == 3  # limited pings are not recorded
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC), tick=False):  # mid-window
+        for path in (f"/ping/{probe.uuid}", f"/ping/{unknown}"):
+            answers = [client.get(path).status_code for _ in range(5)]
+            assert answers == [200, 200, 200, 429, 429]
+    with time_machine.travel(datetime(2026, 3, 2, 12, 1, 0, tzinfo=UTC), tick=False):  # the next window
+        assert client.get(f"/ping/{probe.uuid}").status_code == 200
+    assert probe.results.count() == 4  # limited pings are not recorded
