@@ -107,6 +107,9 @@ def bare_loop(base: str, bodies: list[tuple[str, bytes]]) -> float:
 
 
 def main() -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the bare loop must not log every request
     server, base = start_server()
     try:
         with django_with_fresh_db():

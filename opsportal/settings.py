@@ -280,6 +280,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep database connections across tasks (Celery's Django fixup closes them around every task
+# unless this is set; it then closes them every N tasks). Their lifetime follows CONN_MAX_AGE
+# instead: see opsportal/celery.py.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

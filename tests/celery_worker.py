@@ -14,6 +14,14 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def worker_database_url() -> str:
+    """The test database as a DATABASE_URL for a worker subprocess (PostgreSQL only: it
+    cannot open SQLite's in-memory test database)."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 @contextlib.contextmanager
 def running_worker(queues: str = "critical,probes,default", extra_env: dict | None = None):
     """Start ``celery worker`` on the test's REDIS_URL; stop it afterwards.

@@ -294,26 +294,18 @@ def test_concurrent_acknowledgements_one_wins(setup):
 # --- through the real broker and a real worker ---------------------------------------------
 
 
-def _worker_database_url() -> str:
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.integration
 @pytest.mark.postgresql  # a worker subprocess cannot open SQLite's in-memory test database
 @pytest.mark.django_db(transaction=True)
 def test_escalation_task_through_real_worker_sends_nothing_twice(setup):
     from opsportal.tasks import ping
-    from tests.celery_worker import running_worker, wait_for
+    from tests.celery_worker import running_worker, wait_for, worker_database_url
 
     s = setup
     page = services.open_page(title="Real worker", summary="", url="", policy=s["policy"], dedup_key="worker")
     page.refresh_from_db()
     token = page.step_token
-    with running_worker(queues="critical", extra_env={"DATABASE_URL": _worker_database_url()}):
+    with running_worker(queues="critical", extra_env={"DATABASE_URL": worker_database_url()}):
         # The step falls due (published now instead of after its 5-minute countdown).
         tasks.escalate_page.delay(page.pk, token)
         wait_for(lambda: len(page_notifications(page)) == 3, timeout=40)

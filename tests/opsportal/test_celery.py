@@ -10,7 +10,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from opsportal import periodic
 from opsportal.celery import app
 from opsportal.tasks import ping
-from tests.celery_worker import running_worker
+from tests.celery_worker import running_worker, wait_for, worker_database_url
 
 
 def test_queues_and_routes():
@@ -88,3 +88,32 @@ def test_management_command_syncs_code_declared_tasks(capsys):
     call_command("sync_periodic_tasks")
     assert PeriodicTask.objects.filter(name="opsportal: scheduler heartbeat", enabled=True).exists()
     assert "created" in capsys.readouterr().out
+
+
+def _worker_backends() -> dict[int, object]:
+    """The test database's other sessions (the worker's), pid -> when its last query began."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, query_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.integration
+@pytest.mark.postgresql  # a worker subprocess cannot open SQLite's in-memory test database
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_across_tasks():
+    """Celery's Django fixup would close it around every task (a new PostgreSQL backend per
+    task); the worker follows CONN_MAX_AGE instead."""
+    from probes import tasks as probe_tasks
+
+    with running_worker(queues="probes", extra_env={"DATABASE_URL": worker_database_url()}):
+        probe_tasks.dispatch.delay()
+        first = wait_for(_worker_backends, timeout=40)  # still connected after its task
+        probe_tasks.dispatch.delay()
+        pid, started = next(iter(first.items()))
+        wait_for(lambda: (_worker_backends().get(pid) or started) > started, timeout=40)
+        assert set(_worker_backends()) == set(first)  # the second task used the same session

@@ -6,21 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from probes import services, tasks
 from probes.models import MaintenanceWindow, Probe, ProbeResult
-from tests.celery_worker import running_worker, wait_for
+from tests.celery_worker import running_worker, wait_for, worker_database_url
 from tests.probes.factories import ProbeFactory
-
-
-def _worker_database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.mark.integration
@@ -31,7 +24,7 @@ def test_dispatch_tick_runs_probes_through_the_real_broker_and_worker(httpserver
     probe = ProbeFactory(
         url=httpserver.url_for("/healthz"), next_run_at=datetime.now(UTC) - timedelta(seconds=1)
     )
-    with running_worker(queues="probes", extra_env={"DATABASE_URL": _worker_database_url()}):
+    with running_worker(queues="probes", extra_env={"DATABASE_URL": worker_database_url()}):
         tasks.dispatch.delay()
         wait_for(lambda: ProbeResult.objects.filter(probe=probe).exists(), timeout=40)
     probe.refresh_from_db()
