@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from catalog.models import Service
 from escalations import selectors, services
@@ -14,10 +15,27 @@ NOT_SURE = "not-sure"
 NEW_REPORT = "new"
 
 
+class RowChoiceField(forms.ChoiceField):
+    """A choice of a database row, validated by the service that uses it: the service reads
+    the row under a lock anyway (``submit_escalation`` locks the service,
+    ``attach_to_incident`` the incident, which must still be open) and answers with a field
+    error. So the choices are queried only to render the form, not to validate each filing.
+    Here only the shape is checked: one of ``fixed``, or a row id."""
+
+    def __init__(self, *, fixed: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.fixed = fixed
+
+    def valid_value(self, value) -> bool:
+        value = str(value)
+        return value in self.fixed or (value.isdigit() and 0 < int(value) < 2**63)
+
+
 class EscalationForm(forms.Form):
     """Field order is the order an agent on the phone needs them."""
 
-    incident = forms.ChoiceField(
+    incident = RowChoiceField(
+        fixed=(NEW_REPORT,),
         label="Is this one of the open incidents?",
         required=False,
         widget=forms.RadioSelect,
@@ -33,7 +51,8 @@ class EscalationForm(forms.Form):
         max_length=services.MAX_SHORT,
         help_text="How engineering can reach the customer: e-mail, phone or ticket number.",
     )
-    service = forms.ChoiceField(
+    service = RowChoiceField(
+        fixed=(NOT_SURE,),
         label="Affected service",
         required=False,
         help_text='Grouped by owning team. Pick "Not sure" and support triage will route it.',
@@ -67,12 +86,14 @@ class EscalationForm(forms.Form):
 
     def __init__(self, *args, open_incidents=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.open_incidents = selectors.open_incidents() if open_incidents is None else open_incidents
-        self.fields["incident"].choices = [(NEW_REPORT, "No - this is something new")] + [
-            (str(i.id), f"{i.reference}: {i.title}") for i in self.open_incidents
-        ]
+        if open_incidents is not None:
+            self.open_incidents = open_incidents
+        self.fields["incident"].choices = lambda: (
+            [(NEW_REPORT, "No - this is something new")]
+            + [(str(i.id), f"{i.reference}: {i.title}") for i in self.open_incidents]
+        )
         self.fields["incident"].initial = NEW_REPORT
-        self.fields["service"].choices = [
+        self.fields["service"].choices = lambda: [
             ("", "Choose a service..."),
             (NOT_SURE, "Not sure - route to support triage"),
             *[
@@ -83,6 +104,11 @@ class EscalationForm(forms.Form):
         for name, field in self.fields.items():
             if field.help_text and not isinstance(field.widget, forms.RadioSelect):
                 field.widget.attrs.setdefault("aria-describedby", f"id_{name}_help")
+
+    @cached_property
+    def open_incidents(self):
+        """Queried when the form is rendered (or asked), not when a filing is validated."""
+        return selectors.open_incidents()
 
     @property
     def attaching(self) -> bool:

@@ -320,18 +320,20 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
     """
     service = escalation.service
     window_start = now - timedelta(minutes=config.surge_window_minutes)
-    recent = list(
+    in_window = (
         Escalation.objects.filter(
             service=service, incident__isnull=True, created_at__gte=window_start, created_at__lte=now
         )
         .exclude(status=Status.RESOLVED)
-        .select_related("page")
         .order_by("created_at", "id")
     )
-    if len(recent) < config.surge_threshold:
+    # Cheap checks first: at most N ids, then the open incident. Most filings stop here; a
+    # service whose incident is already open can have hundreds of recent reports.
+    if len(in_window.values_list("pk", flat=True)[: config.surge_threshold]) < config.surge_threshold:
         return None
     if Incident.objects.open().real().filter(services=service).exists():
         return None
+    recent = list(in_window.select_related("page", "reporter"))
     detected = recent[0].created_at
     starts = [e.started_at for e in recent if e.started_at is not None]
     started = min([*starts, detected])
@@ -355,7 +357,10 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
         _attach(report, incident, actor=None, source=LinkSource.SURGE, now=now)
     incident_services.add_reported_customers(incident=incident, count=customers)
     _page_incident(incident, service, escalation.policy)
-    escalation.refresh_from_db()
+    # This report is one of ``recent``: take its linked state from there (no re-read).
+    linked = next(r for r in recent if r.pk == escalation.pk)
+    for field in ("incident", "status", "linked_by", "updated_at"):
+        setattr(escalation, field, getattr(linked, field))
     return incident
 
 

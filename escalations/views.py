@@ -52,10 +52,9 @@ def home(request):
 @support_only
 @require_http_methods(["GET", "HEAD", "POST"])
 def escalate(request):
-    incidents = selectors.open_incidents()
     status = 200
     if request.method == "POST":
-        form = EscalationForm(request.POST, open_incidents=incidents)
+        form = EscalationForm(request.POST)  # a successful filing never lists the open incidents
         if limits.over_limit(request):
             form.is_valid()  # keep what they typed, with its own errors, plus the pause
             form.add_error(None, limits.LIMIT_MESSAGE)
@@ -66,7 +65,8 @@ def escalate(request):
                 messages.success(request, _done_message(escalation))
                 return redirect("escalations:home")
     else:
-        form = EscalationForm(open_incidents=incidents)
+        form = EscalationForm()
+    incidents = form.open_incidents
     config = SupportSettings.load()
     slas = [
         (value, label.split(" - ")[0], config.sla_display(value))

@@ -466,7 +466,8 @@ def open_page(
                 subject_id=str(subject.pk) if subject is not None else "",
             )  # fmt: skip
             _event(page, PageEvent.Kind.TRIGGERED, at=now, note=f"Policy {policy.name}")
-            page = Page.objects.select_for_update().get(pk=page.pk)
+            # No re-read under a lock: until this transaction commits, no other one can see
+            # (let alone lock) the row it just inserted.
             _run_from(page, 0, now)
     except IntegrityError:
         # A concurrent open with the same key won the partial unique index: return its page.

@@ -141,7 +141,7 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("contact", "", "This field is required."),
         ("contact", "y" * 201, "at most 200 characters"),
         ("service", "", "Pick the affected service"),
-        ("service", "999999", "Select a valid choice."),
+        ("service", "999999", "That service no longer exists"),
         ("service", "abc", "Select a valid choice."),
         ("summary", "", "This field is required."),
         ("summary", "   ", "This field is required."),
@@ -159,7 +159,8 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("links", "ftp://files.example.com/x", "is not a web address"),
         ("links", "\n".join(f"https://e.example.com/{i}" for i in range(11)), "at most 10 links"),
         ("links", "https://e.example.com/" + "a" * 500, "at most 500 characters"),
-        ("incident", "424242", "Select a valid choice."),
+        ("incident", "424242", "That incident is no longer open"),
+        ("incident", "not-an-id", "Select a valid choice."),
     ],
 )
 def test_every_invalid_field_is_a_field_error(support_client, service, field, value, message):
