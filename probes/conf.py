@@ -10,7 +10,7 @@
 | PROBE_CA_BUNDLE               | None (system trust store)    |
 | PROBE_RESULT_RETENTION_DAYS   | 30                           |
 | PROBE_PING_RATE               | "60/m" per ping URL          | per web process, see probes/ingest.py
-| PROBE_PING_FLUSH_MS           | 100 (0: write before OK)     | see probes/ingest.py
+| PROBE_PING_FLUSH_MS           | 250 (0: write before OK)     | see probes/ingest.py
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def ping_rate() -> str:
 
 def ping_flush_seconds() -> float:
     """How long success pings may wait in a web process's buffer (0: written before OK)."""
-    return max(0, int(_get("PROBE_PING_FLUSH_MS", 100))) / 1000
+    return max(0, int(_get("PROBE_PING_FLUSH_MS", 250))) / 1000
 
 
 def ping_buffering() -> bool:

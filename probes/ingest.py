@@ -6,7 +6,7 @@ statement per ping cut the endpoint's throughput to a third of a trivial view's,
 Redis round trip to about two thirds (benchmarks/probes.py). So, on PostgreSQL:
 
 * **Success pings are buffered in the web process** and written by a background thread every
-  ``PROBE_PING_FLUSH_MS`` (default 100 ms) in one statement per batch
+  ``PROBE_PING_FLUSH_MS`` (default 250 ms) in one statement per batch
   (``services.record_success_pings``). Pings keep the time they arrived, so lateness and
   durations are exact; a batch that fails (database restarting) goes back to the front of the
   buffer and is retried on the next tick. The buffer is flushed when the process exits
