@@ -3,8 +3,8 @@
 Seeds five teams (each with a default escalation policy), twenty services and 200 support
 agents in a throwaway database, starts gunicorn on it, signs every agent in, then:
 
-Production settings (DEBUG off, static files collected), workers warmed by a dozen filings
-that open no incident. Then:
+Production settings (DEBUG off, static files collected), workers warmed by twenty filings
+that open no incident (for "not sure" and for spare services). Then:
 
 0. baseline: GET /support/ (a signed-in page, a few reads) at the same 50 requests/s;
 1. open loop: POST /support/escalate/ at a fixed 50 requests/s for 20 s (each request's
@@ -80,6 +80,16 @@ def seed() -> list[int]:
     for n in range(AGENTS):
         User.objects.create_user(f"agent{n}", f"agent{n}@example.com", PASSWORD).groups.add(support)
     return service_ids
+
+
+def warm_up_services() -> list[int]:
+    """Four services outside the measured set, owned by the first team."""
+    from catalog.models import Service, Team
+
+    team = Team.objects.order_by("pk").first()
+    return [
+        Service.objects.create(name=f"Warm-up {k}", slug=f"warm-up-{k}", owner_team=team).pk for k in range(4)
+    ]
 
 
 def in_process(service_ids) -> dict:
@@ -301,14 +311,16 @@ def main() -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             clients = [sign_in(base, f"agent{n}") for n in range(AGENTS)]
-            # Warm both workers' filing path (first-use imports, the broker connection) with
-            # "not sure" filings of every impact: they page or notify, and open no incident.
-            for k in range(12):
+            # Warm both workers (first-use imports and queries, each worker's database session,
+            # the broker connection): "not sure" filings of every impact, and two filings for
+            # each of four spare services - below the surge threshold, so no incident opens.
+            spare = warm_up_services()
+            for k in range(20):
                 client, token = clients[AGENTS - 1 - k]
-                n = 10**7 + 10 * k  # a multiple of 10: "not sure"
-                assert (
-                    client.post("/support/escalate/", data=payload(n, token, service_ids)).status_code == 302
-                )
+                data = payload(10**7 + 10 * k, token, service_ids)  # a multiple of 10: "not sure"
+                if k >= 12:
+                    data["service"] = str(spare[k % len(spare)])
+                assert client.post("/support/escalate/", data=data).status_code == 302
             baseline = open_loop(clients, lambda client, token, n: client.get("/support/"))
             first = open_loop(
                 clients,
