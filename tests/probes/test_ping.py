@@ -37,6 +37,7 @@ def test_ping_answers_ok_without_login_or_csrf(csrf_client, method):
     response = getattr(csrf_client, method)(f"/ping/{probe.uuid}")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "no-store" in response["Cache-Control"]  # never cached by a proxy in between
     if method != "head":
         assert response.content == b"OK"
     probe.refresh_from_db()
