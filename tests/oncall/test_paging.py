@@ -145,6 +145,7 @@ def test_repeat_runs_the_policy_again(setup):
     assert page.status == Page.Status.EXHAUSTED
 
 
+@time_machine.travel(T0, tick=False)  # alice's week: the rotation alternates weekly
 def test_dedup_key_returns_the_open_page(setup):
     s = setup
     first = services.open_page(title="a", summary="", url="", service=s["service"], dedup_key="same")
@@ -298,6 +299,9 @@ def test_concurrent_acknowledgements_one_wins(setup):
 @pytest.mark.postgresql  # a worker subprocess cannot open SQLite's in-memory test database
 @pytest.mark.django_db(transaction=True)
 def test_escalation_task_through_real_worker_sends_nothing_twice(setup):
+    from django.utils import timezone
+
+    from oncall.selectors import on_call
     from opsportal.tasks import ping
     from tests.celery_worker import running_worker, wait_for, worker_database_url
 
@@ -305,6 +309,9 @@ def test_escalation_task_through_real_worker_sends_nothing_twice(setup):
     page = services.open_page(title="Real worker", summary="", url="", policy=s["policy"], dedup_key="worker")
     page.refresh_from_db()
     token = page.step_token
+    # The worker runs on the real clock: level 1 is whoever's week it is (alice or bob).
+    primary = s["primary"].pk
+    first = on_call({primary}, timezone.now())[primary].user.username
     with running_worker(queues="critical", extra_env={"DATABASE_URL": worker_database_url()}):
         # The step falls due (published now instead of after its 5-minute countdown).
         tasks.escalate_page.delay(page.pk, token)
@@ -313,5 +320,5 @@ def test_escalation_task_through_real_worker_sends_nothing_twice(setup):
         tasks.escalate_page.delay(page.pk, token)
         tasks.escalate_page.delay(page.pk, token)
         assert ping.delay().get(timeout=30) == "pong"
-    assert page_notifications(page) == ["alice", "carol", "dave"]
+    assert page_notifications(page) == [first, "carol", "dave"]
     assert PageEvent.objects.filter(page=page, kind="escalated").count() == 1
