@@ -120,14 +120,14 @@ class EscalationAdmin(SimpleHistoryAdmin):
     fieldsets = [
         (None, {"fields": ["reference", "status_col", "sla_col", "customer", "contact", "reporter", "created_at"]}),
         ("Report", {"fields": ["service", "impact", "summary", "customers_reporting", "started_at", "link_list"]}),
-        ("Routing", {"fields": ["policy", "page_link"]}),
+        ("Routing", {"fields": ["policy", "page_link", "dispatched_at"]}),
         ("Response", {"fields": [
             "acknowledged_by", "acknowledged_at", "incident_col", "linked_by", "resolved_by", "resolved_at", "reply",
         ]}),
     ]  # fmt: skip
     readonly_fields = [
         "reference", "status_col", "sla_col", "customer", "contact", "reporter", "created_at", "service", "impact",
-        "summary", "customers_reporting", "started_at", "link_list", "policy", "page_link", "acknowledged_by",
+        "summary", "customers_reporting", "started_at", "link_list", "policy", "page_link", "dispatched_at", "acknowledged_by",
         "acknowledged_at", "incident_col", "linked_by", "resolved_by", "resolved_at", "reply",
     ]  # fmt: skip
 
@@ -214,6 +214,12 @@ class EscalationAdmin(SimpleHistoryAdmin):
     @admin.display(description="Page")
     def page_link(self, obj):
         if obj.page_id is None:
+            if obj.dispatched_at is None and obj.status == Escalation.Status.NEW:
+                return (
+                    "Queued: a worker is paging on-call (or telling the team) now"
+                    if obj.impact != Impact.QUESTION
+                    else "Queued: a worker is telling the owning team now"
+                )
             if obj.impact == Impact.QUESTION and obj.policy_id:
                 return "Not paged (a question pages only when its SLA is missed)"
             return "Not paged" + (

@@ -83,6 +83,7 @@ def seed(ctx) -> str:
         escalation = Escalation(
             reporter=sam, customer=customer, contact=contact, service=service, impact=impact, summary=summary,
             created_at=at, ack_due_at=config.ack_due_at(impact, at), policy=services.route(service, config),
+            dispatched_at=at,  # past filings: routed back then (the auditor must not page them now)
         )  # fmt: skip
         if acker:
             escalation.status = Escalation.Status.ACKNOWLEDGED

@@ -191,6 +191,12 @@ class Escalation(models.Model):
     reply = models.TextField(max_length=5000, blank=True, help_text="Engineering's answer, shown to support.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When on-call was paged or the team told (or found not to be needed). Empty: the "
+        "worker has yet to do it; the dispatch auditor takes over if its task was lost.",
+    )
 
     history = HistoricalRecords()
     objects = EscalationQuerySet.as_manager()
@@ -232,6 +238,12 @@ class Escalation(models.Model):
             models.Index(fields=["ack_due_at"], name="escalations_new_due", condition=Q(status="new")),
             # admin triage changelist default ordering
             models.Index(fields=["-created_at", "-id"], name="escalations_created_desc"),
+            # dispatch auditor: filings whose paging task has not run yet (a handful at most)
+            models.Index(
+                fields=["created_at"],
+                name="escalations_undispatched",
+                condition=Q(dispatched_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,5 @@
 """Every state change of a support escalation. The form, the API, the admin, the reminder
-rule and the page-acknowledged receiver are thin adapters over these functions.
+rule, the tasks and the page-acknowledged receiver are thin adapters over these functions.
 
 Lifecycle::
 
@@ -7,11 +7,14 @@ Lifecycle::
       \\          \\-> linked (to an incident) -> resolved
        \\-> linked / resolved
 
-Filing (``submit_escalation``) runs in one transaction that locks the catalog Service row:
-the escalation row, surge detection (and the incident it may open), the page and every
-notification are written together and delivered only after commit (the outbox), so a broker
-outage loses nothing and concurrent submissions for one service are serialised - one surge
-opens exactly one incident.
+Filing (``submit_escalation``) is accept-first, like an events API: one short transaction
+that locks the catalog Service row writes the escalation (with its routed policy and SLA) and
+runs surge detection (which may open, link and page an incident), so concurrent submissions
+for one service are serialised and one surge opens exactly one incident. Paging the routed
+policy (or telling the team about a question) is ``dispatch``, run by a worker on commit
+(``tasks.dispatch``); ``dispatched_at`` marks it done, so a redelivered task does nothing, and
+the dispatch auditor (``dispatch_overdue``, beat) runs it for any filing whose task was lost
+to a broker outage or a dead worker. Notifications go through the outbox either way.
 """
 
 from __future__ import annotations
@@ -184,7 +187,8 @@ def submit_escalation(
     started_at: datetime | None = None,
     links: Iterable[str] = (),
 ) -> Escalation:
-    """File a new escalation: route it, page or notify, and run surge detection.
+    """File a new escalation: route it (policy and SLA), run surge detection, and have on-call
+    paged (or the team told) by a worker once it is committed (``dispatch``).
 
     ``service=None`` means "not sure": the support-triage policy handles it (and it never
     counts towards a surge). Returns the escalation; ``escalation.incident`` is set when this
@@ -202,8 +206,12 @@ def submit_escalation(
         if service is not None:
             # Serialise filings per service: surge detection below counts the recent reports
             # of this service, and the second of two concurrent filings must see the first.
+            # NO KEY UPDATE: it excludes the next filing but not the KEY SHARE lock another
+            # transaction's insert takes on the service through a foreign key (a worker opening
+            # a page for the service), which would otherwise wait behind it - and deadlock once
+            # this filing waits for that worker's escalation row in surge detection.
             service = (
-                Service.objects.select_for_update(of=("self",))
+                Service.objects.select_for_update(of=("self",), no_key=True)
                 .select_related("owner_team__manager")
                 .filter(pk=service.pk)
                 .first()
@@ -222,12 +230,9 @@ def submit_escalation(
         )
         escalation._history_user = reporter
         escalation.save()
-        incident = _detect_surge(escalation, config, now) if service is not None else None
-        if incident is None:
-            if impact in PAGING_IMPACTS:
-                _page(escalation, policy)
-            else:
-                _tell_team(escalation, policy)
+        if service is not None:
+            _detect_surge(escalation, config, now)
+        _enqueue_dispatch(escalation.pk)
     return escalation
 
 
@@ -251,7 +256,7 @@ def _fields(escalation: Escalation, config: SupportSettings | None = None) -> li
 
 def _page(escalation: Escalation, policy: EscalationPolicy | None) -> Page | None:
     """Page the routed policy about this escalation (outbox: delivered after commit).
-    Without a policy the escalation stays unrouted; the triage list shows it."""
+    Without a policy nobody is paged; the triage list shows it."""
     if policy is None:
         log.warning(
             "escalation %s: no escalation policy to page (set a support-triage policy)", escalation.pk
@@ -270,8 +275,7 @@ def _page(escalation: Escalation, policy: EscalationPolicy | None) -> Page | Non
     except ServiceError as exc:  # e.g. a policy without levels: keep the report, say why
         log.warning("escalation %s: could not page %s: %s", escalation.pk, policy, exc.message)
         return None
-    Escalation.objects.filter(pk=escalation.pk).update(page=page)
-    escalation.page = page
+    escalation.page = page  # the caller saves the (locked) escalation
     return page
 
 
@@ -287,11 +291,12 @@ def _team_people(escalation: Escalation, policy: EscalationPolicy | None) -> lis
     return people
 
 
-def _tell_team(escalation: Escalation, policy: EscalationPolicy | None) -> None:
-    """A question: the owning team (manager, mailing list) hears about it; no page yet."""
+def _tell_team(escalation: Escalation, policy: EscalationPolicy | None) -> bool:
+    """A question: the owning team (manager, mailing list) hears about it; no page yet.
+    False when the team has nobody to tell."""
     recipients = _team_people(escalation, policy)
     if not recipients:
-        return
+        return False
     url = absolute_url(escalation.get_absolute_url())
     notify(
         recipients=recipients,
@@ -307,6 +312,97 @@ def _tell_team(escalation: Escalation, policy: EscalationPolicy | None) -> None:
         idempotency_key=f"escalations:{escalation.pk}:new",
         related=escalation,
     )
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Dispatch: paging on-call (or telling the team) once the filing is committed
+# ---------------------------------------------------------------------------------------
+# The auditor leaves a filing this long to its own on-commit task before running it itself.
+DISPATCH_GRACE = timedelta(seconds=30)
+DISPATCH_BATCH = 500
+
+
+def _enqueue_dispatch(escalation_id: int) -> None:
+    """After commit, hand the filing to a worker. A broker outage must not turn the agent's
+    committed filing into an error: the auditor dispatches it once the broker is back."""
+    from escalations import tasks
+
+    def publish() -> None:
+        try:
+            tasks.dispatch.apply_async(args=[escalation_id])
+        except Exception:
+            log.exception("escalation %s: could not enqueue paging; the dispatch auditor will", escalation_id)
+
+    transaction.on_commit(publish)
+
+
+def dispatch(*, escalation_id: int) -> str:
+    """Page the routed policy (blocked, degraded) or tell the owning team (a question) about a
+    filed escalation, exactly once: under the escalation's row lock, ``dispatched_at`` set
+    means done, so a redelivered task or the auditor does nothing the second time. A report
+    that completed a surge pages on-call for its incident instead. Nothing to do when
+    someone acknowledged, linked or resolved it first. Returns what it did."""
+    with transaction.atomic():
+        escalation = (
+            Escalation.objects.select_for_update(of=("self",))
+            .select_related("service__owner_team__manager", "policy__team__manager", "reporter", "incident")
+            .filter(pk=escalation_id)
+            .first()
+        )
+        if escalation is None:
+            return "no such escalation"
+        if escalation.dispatched_at is not None:
+            return "already dispatched"
+        if escalation.status == Status.NEW:
+            if escalation.impact in PAGING_IMPACTS:
+                outcome = "paged" if _page(escalation, escalation.policy) else "no policy to page"
+            else:
+                outcome = "team told" if _tell_team(escalation, escalation.policy) else "nobody to tell"
+        elif escalation.linked_by == LinkSource.SURGE:
+            outcome = _respond_to_surge(escalation)
+        else:
+            outcome = f"not needed ({escalation.get_status_display().lower()} first)"
+        escalation.dispatched_at = timezone.now()
+        escalation._history_user = None
+        escalation.save(update_fields=["dispatched_at", "page", "updated_at"])
+    return outcome
+
+
+def _respond_to_surge(escalation: Escalation) -> str:
+    """A surge's incident: page on-call for it, and stand down the pages its reports had of
+    their own. Runs once per surge: only the report that completed it is left undispatched
+    (``_detect_surge`` settles the others); a page the incident already has - its severity
+    pages when declared - counts."""
+    incident = Incident.objects.select_for_update().get(pk=escalation.incident_id)
+    if not incident.is_open:
+        return "not needed (incident no longer open)"
+    if Page.objects.filter(dedup_key=incident_paging.dedup_key(incident)).exists():
+        said = "incident already paged"
+    elif _page_incident(incident, escalation.service, escalation.policy) is not None:
+        said = "incident paged"
+    else:
+        said = "nobody paged for the incident"
+    reports = Escalation.objects.filter(
+        incident=incident, linked_by=LinkSource.SURGE, page__status__in=Page.OPEN
+    ).select_related("page")
+    stood_down = sum(_stand_down(report.page, incident, None) for report in reports)
+    return f"{said}, {stood_down} report page(s) stood down"
+
+
+def dispatch_overdue(*, now: datetime | None = None) -> dict[int, str]:
+    """Auditor (beat): dispatch every filing still waiting past the grace period, oldest
+    first - their tasks were lost (broker down at commit, worker killed). Safe to run twice
+    at once: ``dispatch`` locks and re-checks each row."""
+    now = now or timezone.now()
+    waiting = list(
+        Escalation.objects.filter(dispatched_at__isnull=True, created_at__lte=now - DISPATCH_GRACE)
+        .order_by("created_at", "id")  # served by the partial index escalations_undispatched
+        .values_list("pk", flat=True)[:DISPATCH_BATCH]
+    )
+    if waiting:
+        log.warning("dispatching %d escalation(s) whose paging task was lost", len(waiting))
+    return {pk: dispatch(escalation_id=pk) for pk in waiting}
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,7 +410,8 @@ def _tell_team(escalation: Escalation, policy: EscalationPolicy | None) -> None:
 # ---------------------------------------------------------------------------------------
 def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime) -> Incident | None:
     """N unlinked, unresolved reports for the service within M minutes and no open (real)
-    incident covering it: open one incident, link the reports, page on-call.
+    incident covering it: open one incident and link the reports (on-call is paged for it by
+    this filing's dispatch).
 
     The caller holds the lock on the service row, so this check-then-act is race-free.
     """
@@ -333,7 +430,8 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
         return None
     if Incident.objects.open().real().filter(services=service).exists():
         return None
-    recent = list(in_window.select_related("page", "reporter"))
+    # Locked: a report whose dispatch is running right now is read once that has committed.
+    recent = list(in_window.select_related("reporter").select_for_update(of=("self",), no_key=True))
     detected = recent[0].created_at
     starts = [e.started_at for e in recent if e.started_at is not None]
     started = min([*starts, detected])
@@ -354,9 +452,12 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
         customer_impact=recent[0].summary,
     )
     for report in recent:
-        _attach(report, incident, actor=None, source=LinkSource.SURGE, now=now)
+        if report.pk != escalation.pk and report.dispatched_at is None:
+            report.dispatched_at = now  # swept in before its own dispatch ran: nothing left for it
+        _attach(report, incident, actor=None, source=LinkSource.SURGE, now=now, stand_down=False)
     incident_services.add_reported_customers(incident=incident, count=customers)
-    _page_incident(incident, service, escalation.policy)
+    # Paging on-call for the incident and standing down the reports' own pages is this
+    # filing's dispatch (``_respond_to_surge``, on commit): the filing stays short.
     # This report is one of ``recent``: take its linked state from there (no re-read).
     linked = next(r for r in recent if r.pk == escalation.pk)
     for field in ("incident", "status", "linked_by", "updated_at"):
@@ -398,10 +499,18 @@ def _page_incident(incident: Incident, service: Service, policy: EscalationPolic
 # Attaching a report to an incident
 # ---------------------------------------------------------------------------------------
 def _attach(
-    escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime, count: bool = False
+    escalation: Escalation,
+    incident: Incident,
+    *,
+    actor,
+    source: str,
+    now: datetime,
+    count: bool = False,
+    stand_down: bool = True,
 ) -> None:
-    """Link the (locked or freshly created) escalation to the incident: timeline event, the
-    escalation's own page resolved (the incident's response takes over)."""
+    """Link the (locked or freshly created) escalation to the incident: timeline event, and
+    (``stand_down``) the escalation's own page resolved: the incident's response takes over.
+    A surge leaves standing down to its dispatch (``_respond_to_surge``)."""
     escalation.incident = incident
     escalation.status = Status.LINKED
     escalation.linked_by = source
@@ -410,8 +519,10 @@ def _attach(
         escalation.acknowledged_by = actor
     escalation._history_user = actor
     escalation.save(
-        update_fields=["incident", "status", "linked_by", "acknowledged_at", "acknowledged_by", "updated_at"]
-    )
+        update_fields=[
+            "incident", "status", "linked_by", "acknowledged_at", "acknowledged_by", "dispatched_at", "updated_at",
+        ]
+    )  # fmt: skip
     who = {
         LinkSource.SUPPORT: f"{escalation.reporter} (support) attached a customer report",
         LinkSource.SURGE: "Surge detection linked a customer report",
@@ -432,10 +543,17 @@ def _attach(
     )
     if count:
         incident_services.add_reported_customers(incident=incident, count=escalation.customers_reporting)
-    page = escalation.page
-    if page is not None and page.status in Page.OPEN:
-        with contextlib.suppress(Conflict):  # resolved meanwhile: nothing left to stop
-            oncall_services.resolve_page(page=page, user=actor, reason=f"Linked to {incident.reference}")
+    if stand_down:
+        _stand_down(escalation.page, incident, actor)
+
+
+def _stand_down(page: Page | None, incident: Incident, actor) -> bool:
+    """Resolve a linked escalation's own page: the incident's response takes over."""
+    if page is None or page.status not in Page.OPEN:
+        return False
+    with contextlib.suppress(Conflict):  # resolved meanwhile: nothing left to stop
+        oncall_services.resolve_page(page=page, user=actor, reason=f"Linked to {incident.reference}")
+    return True
 
 
 def attach_to_incident(
@@ -479,6 +597,7 @@ def attach_to_incident(
             service=found.primary_service,
             created_at=now,
             ack_due_at=config.ack_due_at(impact, now),
+            dispatched_at=now,  # the incident's response has it: nobody to page
             **data,
         )
         escalation._history_user = reporter
@@ -651,7 +770,8 @@ def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
 def escalate_overdue(*, escalation_id: int) -> str:
     """Run once by the reminder sweep when an escalation is still new past its SLA:
     a page that nobody acknowledged moves to its policy's next level now; an escalation that
-    did not page (a question, or routing failed at filing) pages its policy now.
+    did not page (a question, no policy at filing, or its dispatch still waiting) pages its
+    policy now.
     Returns what it did (for logs and tests)."""
     with transaction.atomic():
         escalation = _lock(escalation_id)
@@ -663,7 +783,9 @@ def escalate_overdue(*, escalation_id: int) -> str:
             return "escalated to the next level" if advanced else "page already moved on"
         if page is not None and page.status in Page.OPEN:
             return "page exhausted or acknowledged"
-        policy = escalation.policy or route(escalation.service, SupportSettings.load())
-        if escalation.policy_id is None and policy is not None:
-            Escalation.objects.filter(pk=escalation.pk).update(policy=policy)
-        return "paged" if _page(escalation, policy) else "no policy to page"
+        escalation.policy = escalation.policy or route(escalation.service, SupportSettings.load())
+        paged = _page(escalation, escalation.policy) is not None
+        escalation.dispatched_at = escalation.dispatched_at or timezone.now()  # nothing left to dispatch
+        escalation._history_user = None
+        escalation.save(update_fields=["policy", "page", "dispatched_at", "updated_at"])
+        return "paged" if paged else "no policy to page"

@@ -89,7 +89,7 @@ def _done_message(escalation) -> str:
     if escalation.incident_id:
         return (
             f"{escalation.reference} filed. It completed a surge of reports for {escalation.service}: "
-            f"{escalation.incident.reference} was opened and on-call paged."
+            f"{escalation.incident.reference} was opened and on-call is being paged for it."
         )
     due = timezone.localtime(escalation.ack_due_at).strftime("%a %d %b %H:%M %Z")
     if escalation.policy_id is None:

@@ -275,6 +275,7 @@ CELERY_TASK_ROUTES = {
     "opsportal.ping": {"queue": "critical"},
     "notifications.*": {"queue": "critical"},
     "oncall.*": {"queue": "critical"},
+    "escalations.*": {"queue": "critical"},  # paging on-call for a customer report
     "probes.*": {"queue": "probes"},
 }
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another

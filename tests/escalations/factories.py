@@ -1,7 +1,7 @@
 """Factories for support escalations: a team whose default policy pages its on-call
 engineer, and escalations filed through the service like everything else."""
 
-from escalations import services
+from escalations import services, tasks
 from escalations.models import Impact
 from oncall.models import EscalationLevel, EscalationPolicy
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
@@ -28,9 +28,12 @@ def file(
     impact=Impact.BLOCKED,
     customer="acme-corp",
     summary="Checkout shows error 500",
+    dispatch=True,
     **kwargs,
 ):
-    return services.submit_escalation(
+    """File through the service; then (``dispatch``) run what the worker runs on commit -
+    paging on-call or telling the team - and return the escalation as it is afterwards."""
+    escalation = services.submit_escalation(
         reporter=reporter,
         customer=customer,
         contact=kwargs.pop("contact", "ops@acme.example"),
@@ -39,3 +42,18 @@ def file(
         impact=impact,
         **kwargs,
     )  # fmt: skip
+    if dispatch:
+        services.dispatch(escalation_id=escalation.pk)
+        escalation.refresh_from_db()
+    return escalation
+
+
+def run_dispatch(escalation):
+    """A filing made through the form or the API is queued for the worker: run its task here
+    (called directly, as the worker would on commit) and return the escalation afterwards."""
+    escalation.refresh_from_db()
+    assert escalation.dispatched_at is None, "filed, not yet dispatched"
+    tasks.dispatch(escalation.pk)
+    escalation.refresh_from_db()
+    assert escalation.dispatched_at is not None
+    return escalation

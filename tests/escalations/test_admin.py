@@ -12,7 +12,7 @@ from escalations.models import Escalation, SupportSettings
 from incidents.models import Incident, TimelineEvent
 from notifications.models import Notification
 from oncall.models import Page
-from tests.escalations.factories import file, paged_service
+from tests.escalations.factories import file, paged_service, run_dispatch
 from tests.incidents.factories import declare
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +202,14 @@ def test_settings_page_edits_through_the_service(client, manager, responder):
     assert row.sla_display("question") == "next business day"
     client.force_login(responder)
     assert client.get(change["Location"]).status_code == 403
+
+
+def test_change_page_says_whether_on_call_was_paged_yet(client, responder, support_user, service):
+    client.force_login(responder)
+    queued = file(support_user, service=service, dispatch=False)
+    url = reverse("admin:escalations_escalation_change", args=[queued.pk])
+    assert b"Queued: a worker is paging on-call" in client.get(url).content
+    paged = run_dispatch(queued)
+    content = client.get(url).content.decode()
+    assert f"Page #{paged.page_id}" in content
+    assert "Queued:" not in content

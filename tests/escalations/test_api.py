@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts import roles
 from escalations.models import Escalation
 from incidents.models import Incident
-from tests.escalations.factories import file, paged_service
+from tests.escalations.factories import file, paged_service, run_dispatch
 from tests.factories import UserFactory
 from tests.incidents.factories import declare
 
@@ -43,7 +43,7 @@ def test_create_and_list_own(api_as, support_user, service):
     assert data["reference"].startswith("ESC-")
     assert data["status"] == "new"
     assert data["service_name"] == "Checkout"
-    escalation = Escalation.objects.get()
+    escalation = run_dispatch(Escalation.objects.get())
     assert escalation.started_at == started
     assert escalation.page is not None
     other = UserFactory(username="tess", roles=[roles.SUPPORT])

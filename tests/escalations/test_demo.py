@@ -15,6 +15,7 @@ def test_demo_gives_sam_past_escalations_one_attached_to_an_incident(client):
     sam = User.objects.get(username="sam")
     mine = Escalation.objects.filter(reporter=sam)
     assert mine.count() == 4
+    assert not mine.filter(dispatched_at__isnull=True).exists()  # nothing for the auditor to page
     assert set(mine.values_list("status", flat=True)) == {"resolved", "acknowledged", "linked", "new"}
     attached = mine.get(status="linked")
     assert attached.incident.is_open

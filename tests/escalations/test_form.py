@@ -13,7 +13,7 @@ from incidents.models import Incident, StatusUpdate, TimelineEvent
 from notifications.models import Notification
 from oncall.models import Page
 from tests.conftest import PASSWORD
-from tests.escalations.factories import paged_service
+from tests.escalations.factories import paged_service, run_dispatch
 from tests.incidents.factories import declare
 
 pytestmark = pytest.mark.django_db
@@ -57,9 +57,12 @@ def test_valid_submit_files_routes_and_pages(support_client, support_user, servi
         "https://files.example.com/shot.png",
     ]
     assert abs((escalation.started_at - with_started).total_seconds()) < 60
-    # blocked: acknowledge within 15 minutes, and the owning team's on-call is paged
+    # blocked: acknowledge within 15 minutes, and the owning team's on-call is paged (by the
+    # worker, once the filing is committed)
     assert escalation.ack_due_at == escalation.created_at + timedelta(minutes=15)
     assert escalation.policy.team == service.owner_team
+    assert not Page.objects.exists()
+    escalation = run_dispatch(escalation)
     page = Page.objects.get(dedup_key=f"escalations:{escalation.pk}")
     assert escalation.page == page
     assert page.service == service
@@ -78,7 +81,7 @@ def test_not_sure_goes_to_the_triage_policy(support_client, service, manager):
     esc_services.update_settings(actor=manager, triage_policy=triage)
     response = support_client.post(URL, valid(None))
     assert response.status_code == 302
-    escalation = Escalation.objects.get()
+    escalation = run_dispatch(Escalation.objects.get())
     assert escalation.service is None
     assert escalation.policy == triage
     assert escalation.page is not None
@@ -87,7 +90,7 @@ def test_not_sure_goes_to_the_triage_policy(support_client, service, manager):
 def test_question_waits_for_next_business_day_and_tells_the_team(support_client, service):
     response = support_client.post(URL, valid(service, impact="question"))
     assert response.status_code == 302
-    escalation = Escalation.objects.get()
+    escalation = run_dispatch(Escalation.objects.get())
     assert escalation.page is None  # no 3 a.m. page for a question
     assert escalation.ack_due_at > escalation.created_at
     assert escalation.ack_due_at.weekday() < 5

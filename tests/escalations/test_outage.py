@@ -1,12 +1,15 @@
 """Committed before any notification: with Redis (broker and rate-limit cache) unreachable,
-filing still works; the escalation, its page and its notifications are in the database,
-pending, for the notifications redispatcher to send once the broker is back."""
+filing still works; the escalation is in the database, and the dispatch auditor pages on-call
+(or tells the team) once the broker is back - its notifications wait in the outbox, pending,
+for the notifications redispatcher."""
 
 import contextlib
 import logging
+from datetime import timedelta
 
 import pytest
 
+from escalations import services
 from escalations.models import Escalation
 from notifications.models import Notification
 from opsportal.celery import app
@@ -62,8 +65,12 @@ def test_filing_survives_a_redis_outage(
     response = _post(client, service, "question", caplog, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     assert "rate limit unavailable" in caplog.text  # the limit fails open
-    assert "could not enqueue delivery" in caplog.text  # the publish failed quietly
+    assert "could not enqueue paging" in caplog.text  # the publish failed quietly
     escalation = Escalation.objects.get()
+    assert escalation.dispatched_at is None  # committed, waiting for the auditor
+    # The broker is back; the beat's dispatch auditor finds the filing past its grace period.
+    later = escalation.created_at + services.DISPATCH_GRACE
+    assert services.dispatch_overdue(now=later) == {escalation.pk: "team told"}
     assert Notification.objects.filter(
         event_key=f"escalations:{escalation.pk}:new", status="pending"
     ).exists()
@@ -73,13 +80,23 @@ def test_filing_survives_a_redis_outage(
 def test_paged_filing_is_committed_before_the_broker_is_touched(
     client, support_user, redis_down, caplog, django_capture_on_commit_callbacks
 ):
-    """The page's escalation step is published by oncall after commit; with the broker down
-    that publish fails and is logged (the beat auditor resumes the page), the agent still gets
-    their confirmation, and everything was committed first: the escalation, its page, the
-    pending page messages."""
+    """The filing is committed first and only then handed to the broker; with the broker down
+    that publish fails and is logged, the agent still gets their confirmation, and the
+    dispatch auditor pages on-call once the filing has waited past the grace period - a
+    broker outage delays the page, it never loses it."""
     service = paged_service(name="Checkout")
     client.force_login(support_user)
-    _post(client, service, "blocked", caplog, django_capture_on_commit_callbacks)
+    response = _post(client, service, "blocked", caplog, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
     escalation = Escalation.objects.get()
+    assert escalation.page is None
+    assert escalation.dispatched_at is None
+    # within the grace period the auditor leaves it to its own task
+    assert services.dispatch_overdue(now=escalation.created_at + timedelta(seconds=5)) == {}
+    later = escalation.created_at + services.DISPATCH_GRACE
+    assert services.dispatch_overdue(now=later) == {escalation.pk: "paged"}
+    assert services.dispatch_overdue(now=later) == {}  # done once
+    escalation.refresh_from_db()
     assert escalation.page is not None
-    assert Notification.objects.filter(kind="page", status="pending").exists()
+    assert escalation.dispatched_at is not None
+    assert Notification.objects.filter(kind="page", status="pending").count() == 1
