@@ -214,11 +214,18 @@ class EscalationAdmin(SimpleHistoryAdmin):
     @admin.display(description="Page")
     def page_link(self, obj):
         if obj.page_id is None:
+            if obj.incident_id is not None:
+                paging = (
+                    " (queued: a worker is paging on-call for it now)"
+                    if obj.dispatched_at is None and obj.linked_by == Escalation.LinkSource.SURGE
+                    else ""
+                )
+                return f"None of its own: {obj.incident.reference}'s response has it{paging}"
             if obj.dispatched_at is None and obj.status == Escalation.Status.NEW:
                 return (
-                    "Queued: a worker is paging on-call (or telling the team) now"
-                    if obj.impact != Impact.QUESTION
-                    else "Queued: a worker is telling the owning team now"
+                    "Queued: a worker is telling the owning team now"
+                    if obj.impact == Impact.QUESTION
+                    else "Queued: a worker is paging on-call now"
                 )
             if obj.impact == Impact.QUESTION and obj.policy_id:
                 return "Not paged (a question pages only when its SLA is missed)"

@@ -346,7 +346,8 @@ def dispatch(*, escalation_id: int) -> str:
     with transaction.atomic():
         escalation = (
             Escalation.objects.select_for_update(of=("self",))
-            .select_related("service__owner_team__manager", "policy__team__manager", "reporter", "incident")
+            # only what no other transaction changes: joined rows are not re-read after a lock wait
+            .select_related("service__owner_team__manager", "policy__team__manager", "reporter")
             .filter(pk=escalation_id)
             .first()
         )
@@ -354,7 +355,11 @@ def dispatch(*, escalation_id: int) -> str:
             return "no such escalation"
         if escalation.dispatched_at is not None:
             return "already dispatched"
-        if escalation.status == Status.NEW:
+        if (
+            escalation.page_id is not None
+        ):  # paged already (the SLA rule, or a filing before dispatch existed)
+            outcome = "already paged"
+        elif escalation.status == Status.NEW:
             if escalation.impact in PAGING_IMPACTS:
                 outcome = "paged" if _page(escalation, escalation.policy) else "no policy to page"
             else:
@@ -376,8 +381,8 @@ def _respond_to_surge(escalation: Escalation) -> str:
     pages when declared - counts."""
     incident = Incident.objects.select_for_update().get(pk=escalation.incident_id)
     if not incident.is_open:
-        return "not needed (incident no longer open)"
-    if Page.objects.filter(dedup_key=incident_paging.dedup_key(incident)).exists():
+        said = "incident no longer open, not paged"
+    elif Page.objects.filter(dedup_key=incident_paging.dedup_key(incident)).exists():
         said = "incident already paged"
     elif _page_incident(incident, escalation.service, escalation.policy) is not None:
         said = "incident paged"
@@ -402,7 +407,14 @@ def dispatch_overdue(*, now: datetime | None = None) -> dict[int, str]:
     )
     if waiting:
         log.warning("dispatching %d escalation(s) whose paging task was lost", len(waiting))
-    return {pk: dispatch(escalation_id=pk) for pk in waiting}
+    outcomes: dict[int, str] = {}
+    for pk in waiting:
+        try:
+            outcomes[pk] = dispatch(escalation_id=pk)
+        except Exception as exc:  # one bad row must not hold back every filing behind it
+            log.exception("escalation %s: dispatch failed; the auditor retries it next run", pk)
+            outcomes[pk] = f"failed: {type(exc).__name__}"
+    return outcomes
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,6 +444,13 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
         return None
     # Locked: a report whose dispatch is running right now is read once that has committed.
     recent = list(in_window.select_related("reporter").select_for_update(of=("self",), no_key=True))
+    # Re-checked after the lock: while this waited, an engineer may have opened an incident
+    # from one of these reports (it then left the window) - the next statement sees that.
+    if (
+        len(recent) < config.surge_threshold
+        or Incident.objects.open().real().filter(services=service).exists()
+    ):
+        return None
     detected = recent[0].created_at
     starts = [e.started_at for e in recent if e.started_at is not None]
     started = min([*starts, detected])
@@ -551,8 +570,10 @@ def _stand_down(page: Page | None, incident: Incident, actor) -> bool:
     """Resolve a linked escalation's own page: the incident's response takes over."""
     if page is None or page.status not in Page.OPEN:
         return False
-    with contextlib.suppress(Conflict):  # resolved meanwhile: nothing left to stop
+    try:
         oncall_services.resolve_page(page=page, user=actor, reason=f"Linked to {incident.reference}")
+    except Conflict:  # resolved meanwhile: nothing left to stop
+        return False
     return True
 
 
@@ -610,12 +631,15 @@ def attach_to_incident(
 # Triage (admin) transitions
 # ---------------------------------------------------------------------------------------
 def _lock(escalation: Escalation | int) -> Escalation:
+    """The escalation, row-locked. Locked first, read second: when the lock had to wait,
+    PostgreSQL re-reads the locked row but joins the other tables' rows from the statement's
+    old snapshot - a page the dispatch holding the lock just opened would read as none, and
+    that page would keep escalating for a handled report. The read after the lock sees it."""
     pk = escalation.pk if isinstance(escalation, Escalation) else escalation
-    return (
-        Escalation.objects.select_for_update(of=("self",))
-        .select_related("page", "incident", "reporter", "acknowledged_by", "service")
-        .get(pk=pk)
-    )
+    Escalation.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True).get()
+    return Escalation.objects.select_related(
+        "page", "incident", "reporter", "acknowledged_by", "service"
+    ).get(pk=pk)
 
 
 def _require_triage(actor) -> None:

@@ -213,3 +213,18 @@ def test_change_page_says_whether_on_call_was_paged_yet(client, responder, suppo
     content = client.get(url).content.decode()
     assert f"Page #{paged.page_id}" in content
     assert "Queued:" not in content
+
+
+def test_change_page_of_an_attached_report_points_at_the_incident(client, responder, support_user, service):
+    incident = declare(actor=responder, level=3, service=service)
+    attached = services.attach_to_incident(
+        reporter=support_user,
+        incident=incident,
+        customer="acme",
+        contact="x",
+        summary="down",
+        impact="blocked",
+    )
+    client.force_login(responder)
+    content = client.get(reverse("admin:escalations_escalation_change", args=[attached.pk])).content.decode()
+    assert f"None of its own: {incident.reference}&#x27;s response has it" in content

@@ -3,10 +3,11 @@ pages on-call (or tells the team) exactly once, also when its task is redelivere
 runs it too, or both race; the report that completed a surge pages for its incident."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from escalations import services, tasks
 from escalations.models import Escalation, SupportSettings
@@ -38,11 +39,18 @@ def _page_messages(escalation) -> int:
 
 @pytest.mark.django_db
 def test_filing_enqueues_its_dispatch_on_commit(agent, service, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+    app.control.purge()
+    with django_capture_on_commit_callbacks(execute=True):
         escalation = file(agent, service=service, dispatch=False)
     assert escalation.dispatched_at is None
     assert escalation.page is None
-    assert [cb.__qualname__ for cb in callbacks] == ["_enqueue_dispatch.<locals>.publish"]
+    # what reached the real broker: one escalations.dispatch for this escalation, on critical
+    with app.connection_for_read() as conn:
+        message = conn.default_channel.basic_get("critical", no_ack=True)
+        assert conn.default_channel.basic_get("critical", no_ack=True) is None
+    assert message.headers["task"] == "escalations.dispatch"
+    args, kwargs, _ = message.decode()
+    assert (args, kwargs) == ([escalation.pk], {})
 
 
 @pytest.mark.django_db
@@ -59,14 +67,28 @@ def test_redelivered_dispatch_pages_once(agent, service):
 
 
 @pytest.mark.django_db
-def test_acknowledged_before_dispatch_pages_nobody(agent, service, responder):
+@pytest.mark.parametrize("first", ["acknowledged", "linked", "resolved"])
+def test_handled_before_dispatch_pages_nobody(agent, service, responder, first):
+    from tests.incidents.factories import declare
+
     escalation = file(agent, service=service, dispatch=False)
-    services.acknowledge(escalation=escalation, actor=responder)
-    assert tasks.dispatch(escalation.pk) == "not needed (acknowledged first)"
+    if first == "acknowledged":
+        services.acknowledge(escalation=escalation, actor=responder)
+    elif first == "linked":
+        services.link_to_incident(
+            escalation=escalation,
+            incident=declare(actor=responder, level=3, service=service),
+            actor=responder,
+        )
+    else:
+        services.resolve(escalation=escalation, actor=responder, reply="Known issue, fixed in 1.2.")
+    assert (
+        tasks.dispatch(escalation.pk) == f"not needed ({first.replace('linked', 'linked to incident')} first)"
+    )
     escalation.refresh_from_db()
     assert escalation.page is None
     assert escalation.dispatched_at is not None
-    assert not Page.objects.exists()
+    assert not Page.objects.filter(dedup_key=f"escalations:{escalation.pk}").exists()
 
 
 @pytest.mark.django_db
@@ -88,16 +110,52 @@ def test_sla_breach_before_dispatch_pages_once(agent, service):
 
 @pytest.mark.django_db
 def test_auditor_takes_the_oldest_first_and_only_what_waited(agent, service):
-    first = file(agent, service=service, customer="first", dispatch=False)
-    second = file(agent, service=None, customer="second", dispatch=False)  # no triage policy set
+    SupportSettings.objects.filter(pk=1).update(surge_threshold=1000)  # three filings, no surge
+    newer = file(agent, service=None, customer="newer", dispatch=False)  # no triage policy set
+    older = file(agent, service=service, customer="older", dispatch=False)
+    fresh = file(agent, service=service, customer="fresh", dispatch=False)
     done = file(agent, service=service, customer="done")
-    Escalation.objects.filter(pk=first.pk).update(created_at=first.created_at - timedelta(minutes=5))
-    now = second.created_at + timedelta(seconds=10)  # second has not waited long enough yet
-    assert services.dispatch_overdue(now=now) == {first.pk: "paged"}
-    later = second.created_at + services.DISPATCH_GRACE
-    assert services.dispatch_overdue(now=later) == {second.pk: "no policy to page"}
+    Escalation.objects.filter(pk=newer.pk).update(created_at=fresh.created_at - timedelta(minutes=1))
+    Escalation.objects.filter(pk=older.pk).update(created_at=fresh.created_at - timedelta(minutes=5))
+    now = fresh.created_at + timedelta(seconds=10)  # fresh has not waited long enough yet
+    outcomes = services.dispatch_overdue(now=now)
+    assert list(outcomes.items()) == [(older.pk, "paged"), (newer.pk, "no policy to page")]
+    later = fresh.created_at + services.DISPATCH_GRACE
+    assert services.dispatch_overdue(now=later) == {fresh.pk: "paged"}
     assert Escalation.objects.filter(dispatched_at__isnull=True).count() == 0
     assert done.dispatched_at is not None
+
+
+@pytest.mark.django_db
+def test_auditor_goes_on_past_a_row_that_fails(agent, service, caplog, monkeypatch):
+    from django.db import OperationalError
+
+    broken = file(agent, service=service, customer="broken", dispatch=False)
+    fine = file(agent, service=service, customer="fine", dispatch=False)
+    Escalation.objects.filter(pk=broken.pk).update(created_at=fine.created_at - timedelta(minutes=1))
+    real = services.dispatch
+
+    def failing_for_broken(*, escalation_id):  # e.g. a deadlock victim; the next run retries it
+        if escalation_id == broken.pk:
+            raise OperationalError("deadlock detected")
+        return real(escalation_id=escalation_id)
+
+    monkeypatch.setattr(services, "dispatch", failing_for_broken)
+    later = fine.created_at + services.DISPATCH_GRACE
+    assert services.dispatch_overdue(now=later) == {broken.pk: "failed: OperationalError", fine.pk: "paged"}
+    assert "dispatch failed" in caplog.text
+    monkeypatch.setattr(services, "dispatch", real)
+    assert services.dispatch_overdue(now=later) == {broken.pk: "paged"}
+
+
+@pytest.mark.django_db
+def test_a_filing_paged_before_dispatch_existed_is_not_paged_again(agent, service):
+    """Rows a web process running the previous code filed (and paged) just before the deploy."""
+    escalation = file(agent, service=service, dispatch=False)
+    services.escalate_overdue(escalation_id=escalation.pk)  # opens its page, as filing did then
+    Escalation.objects.filter(pk=escalation.pk).update(dispatched_at=None)
+    assert tasks.dispatch(escalation.pk) == "already paged"
+    assert Page.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -177,8 +235,10 @@ def test_surge_incident_resolved_before_dispatch_pages_nobody(agent, service, re
     *_, third = _surge(agent, service)
     incident = Incident.objects.get()
     incident_services.resolve(incident=incident, actor=responder, note="Fixed")
-    assert tasks.dispatch(third.pk) == "not needed (incident no longer open)"
+    assert tasks.dispatch(third.pk) == "incident no longer open, not paged, 2 report page(s) stood down"
     assert not Page.objects.filter(dedup_key=f"incident:{incident.pk}").exists()
+    # the reports' own pages stop too: nobody is chased about a resolved incident
+    assert set(Page.objects.values_list("status", flat=True)) == {Page.Status.RESOLVED}
 
 
 @pytest.mark.django_db
@@ -198,34 +258,115 @@ def test_surge_without_any_policy_notes_that_nobody_was_paged(agent):
 # --- races and the real worker -------------------------------------------------------------
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_task_and_auditor_racing_page_once(purge_broker):
+def _committed_setup():
     from accounts import roles
     from incidents.defaults import ensure_severities
     from incidents.models import Severity
 
     ensure_severities(Severity)  # a transactional test starts from a flushed database
     agent = UserFactory(username="agent", roles=[roles.SUPPORT])
-    escalation = file(agent, service=paged_service(name="Checkout"), dispatch=False)
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
+    responder = UserFactory(username="responder", is_staff=True, roles=[roles.RESPONDERS])
+    return agent, responder, paged_service(name="Checkout")
 
-    def run() -> None:
+
+def _in_threads(*targets) -> list:
+    errors: list[BaseException] = []
+
+    def run(target):
         try:
-            barrier.wait(timeout=10)
-            outcomes.append(services.dispatch(escalation_id=escalation.pk))
+            target()
+        except BaseException as exc:
+            errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sorted(outcomes) == ["already dispatched"] * 3 + ["paged"]
+    return errors
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_task_and_auditor_racing_page_once(purge_broker):
+    agent, _, service = _committed_setup()
+    escalation = file(agent, service=service, dispatch=False)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+    far = escalation.created_at + timedelta(hours=1)
+
+    def task():
+        barrier.wait(timeout=10)
+        outcomes.append(services.dispatch(escalation_id=escalation.pk))
+
+    def auditor():
+        barrier.wait(timeout=10)
+        outcomes.extend(services.dispatch_overdue(now=far).values())
+
+    assert not _in_threads(task, task, auditor, auditor)
+    assert outcomes.count("paged") == 1
+    assert set(outcomes) <= {"paged", "already dispatched"}
     assert Page.objects.count() == 1
     assert Notification.objects.filter(kind="page").count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("action", "page_status"), [("acknowledge", "acknowledged"), ("resolve", "resolved")]
+)
+def test_triage_waiting_for_a_running_dispatch_also_handles_its_new_page(purge_broker, action, page_status):
+    """The responder acts while the worker holds the escalation's lock with the page just
+    opened: after the wait, the action must see that page (and stop it)."""
+    agent, responder, service = _committed_setup()
+    escalation = file(agent, service=service, dispatch=False)
+    opened = threading.Event()
+
+    def worker():
+        with transaction.atomic():
+            services.dispatch(escalation_id=escalation.pk)
+            opened.set()
+            time.sleep(0.5)  # the responder is now waiting for the row lock
+
+    def responder_acts():
+        assert opened.wait(timeout=10)
+        if action == "acknowledge":
+            services.acknowledge(escalation=escalation.pk, actor=responder)
+        else:
+            services.resolve(escalation=escalation.pk, actor=responder, reply="Fixed in 1.2.")
+
+    assert not _in_threads(worker, responder_acts)
+    escalation.refresh_from_db()
+    assert escalation.status == action.replace("acknowledge", "acknowledged").replace("resolve", "resolved")
+    assert escalation.page.status == page_status  # not left escalating for a handled report
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_surge_rechecks_after_waiting_for_a_report_an_engineer_is_opening_an_incident_from(purge_broker):
+    agent, responder, service = _committed_setup()
+    first = file(agent, service=service, customer="a")
+    file(agent, service=service, customer="x")
+    opened = threading.Event()
+    third: list = []
+
+    def engineer():
+        with transaction.atomic():
+            services.open_incident(escalation=first.pk, actor=responder, severity=3)
+            opened.set()
+            time.sleep(0.5)  # the third filing is now waiting for the first report's lock
+
+    def filing():
+        assert opened.wait(timeout=10)
+        third.append(file(agent, service=service, customer="b"))
+
+    assert not _in_threads(engineer, filing)
+    incident = Incident.objects.get()  # the engineer's: the surge saw it and stood back
+    assert incident.declared_by == responder
+    assert third[0].incident is None
+    assert third[0].page is not None  # paged on its own, like any report
 
 
 @pytest.mark.integration
