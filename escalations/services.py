@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from catalog.models import Service
 from escalations import permissions
@@ -473,7 +474,7 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
     for report in recent:
         if report.pk != escalation.pk and report.dispatched_at is None:
             report.dispatched_at = now  # swept in before its own dispatch ran: nothing left for it
-        _attach(report, incident, actor=None, source=LinkSource.SURGE, now=now, stand_down=False)
+    _link_surge(recent, incident, now)
     incident_services.add_reported_customers(incident=incident, count=customers)
     # Paging on-call for the incident and standing down the reports' own pages is this
     # filing's dispatch (``_respond_to_surge``, on commit): the filing stays short.
@@ -517,53 +518,68 @@ def _page_incident(incident: Incident, service: Service, policy: EscalationPolic
 # ---------------------------------------------------------------------------------------
 # Attaching a report to an incident
 # ---------------------------------------------------------------------------------------
-def _attach(
-    escalation: Escalation,
-    incident: Incident,
-    *,
-    actor,
-    source: str,
-    now: datetime,
-    count: bool = False,
-    stand_down: bool = True,
-) -> None:
-    """Link the (locked or freshly created) escalation to the incident: timeline event, and
-    (``stand_down``) the escalation's own page resolved: the incident's response takes over.
-    A surge leaves standing down to its dispatch (``_respond_to_surge``)."""
+LINKED_FIELDS = [
+    "incident", "status", "linked_by", "acknowledged_at", "acknowledged_by", "dispatched_at", "updated_at",
+]  # fmt: skip
+
+
+def _mark_linked(escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime) -> None:
     escalation.incident = incident
     escalation.status = Status.LINKED
     escalation.linked_by = source
+    escalation.updated_at = now
     if source == LinkSource.ENGINEERING and escalation.acknowledged_at is None:
         escalation.acknowledged_at = now
         escalation.acknowledged_by = actor
-    escalation._history_user = actor
-    escalation.save(
-        update_fields=[
-            "incident", "status", "linked_by", "acknowledged_at", "acknowledged_by", "dispatched_at", "updated_at",
-        ]
-    )  # fmt: skip
+
+
+def _report_event(escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime) -> dict:
+    """The incident timeline's *support report* entry for a linked escalation."""
     who = {
         LinkSource.SUPPORT: f"{escalation.reporter} (support) attached a customer report",
         LinkSource.SURGE: "Surge detection linked a customer report",
         LinkSource.ENGINEERING: f"{actor} linked support escalation {escalation.reference}",
     }[source]
-    incident_services.add_timeline_event(
-        incident=incident,
-        kind=TimelineEvent.Kind.SUPPORT_REPORT,
-        text=(
+    return {
+        "incident": incident,
+        "kind": TimelineEvent.Kind.SUPPORT_REPORT,
+        "text": (
             f"{who}: {escalation.customer} - {escalation.summary[:300]} "
             f"({Impact(escalation.impact).label.split(' - ')[0].lower()}, "
             f"{escalation.customers_reporting} customer{'s' if escalation.customers_reporting != 1 else ''})."
         ),
-        actor=actor,
-        occurred_at=min(escalation.created_at, now),
-        related=escalation,
-        data={"escalation": escalation.pk, "customers": escalation.customers_reporting, "source": source},
+        "actor": actor,
+        "occurred_at": min(escalation.created_at, now),
+        "related": escalation,
+        "data": {"escalation": escalation.pk, "customers": escalation.customers_reporting, "source": source},
+    }
+
+
+def _attach(
+    escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime, count: bool = False
+) -> None:
+    """Link the (locked or freshly created) escalation to the incident: timeline event, and
+    the escalation's own page resolved: the incident's response takes over."""
+    _mark_linked(escalation, incident, actor=actor, source=source, now=now)
+    escalation._history_user = actor
+    escalation.save(update_fields=LINKED_FIELDS)
+    incident_services.add_timeline_event(
+        **_report_event(escalation, incident, actor=actor, source=source, now=now)
     )
     if count:
         incident_services.add_reported_customers(incident=incident, count=escalation.customers_reporting)
-    if stand_down:
-        _stand_down(escalation.page, incident, actor)
+    _stand_down(escalation.page, incident, actor)
+
+
+def _link_surge(reports: list[Escalation], incident: Incident, now: datetime) -> None:
+    """Link a surge's (locked) reports at once: one UPDATE, one INSERT of their history rows
+    and one of their timeline entries. Their own pages are stood down by the dispatch."""
+    for report in reports:
+        _mark_linked(report, incident, actor=None, source=LinkSource.SURGE, now=now)
+    bulk_update_with_history(reports, Escalation, LINKED_FIELDS, default_date=now)
+    incident_services.add_timeline_events(
+        _report_event(report, incident, actor=None, source=LinkSource.SURGE, now=now) for report in reports
+    )
 
 
 def _stand_down(page: Page | None, incident: Incident, actor) -> bool:

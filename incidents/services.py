@@ -146,6 +146,35 @@ def add_timeline_event(
     ``probe_alert``, on-call: ``page``, postmortems: ``postmortem``); ``related`` links the
     object the event is about; ``occurred_at`` defaults to now and may not be in the future.
     """
+    event = _timeline_event(
+        incident=incident,
+        kind=kind,
+        text=text,
+        actor=actor,
+        occurred_at=occurred_at,
+        related=related,
+        data=data,
+    )
+    event.save()
+    return event
+
+
+def add_timeline_events(events: Iterable[dict]) -> list[TimelineEvent]:
+    """Several timeline entries in one INSERT (a surge linking its reports): each dict holds
+    ``add_timeline_event``'s arguments and is checked the same way."""
+    return TimelineEvent.objects.bulk_create([_timeline_event(**event) for event in events])
+
+
+def _timeline_event(
+    *,
+    incident: Incident,
+    kind: str,
+    text: str,
+    actor=None,
+    occurred_at: datetime | None = None,
+    related: models.Model | None = None,
+    data: dict | None = None,
+) -> TimelineEvent:
     if kind not in Kind.values:
         raise InvalidInput(f"Unknown timeline event kind {kind!r}.", field="kind")
     text = (text or "").strip()
@@ -154,7 +183,7 @@ def add_timeline_event(
     when = _when(occurred_at, field="occurred_at")
     if related is not None and related.pk is None:
         raise InvalidInput("The related object must be saved first.", field="related")
-    return TimelineEvent.objects.create(
+    return TimelineEvent(
         incident=incident,
         kind=kind,
         text=text,
