@@ -528,6 +528,20 @@ def test_add_timeline_event_for_other_apps(responder):
         services.add_timeline_event(incident=incident, kind="gossip", text="x")
 
 
+def test_add_timeline_events_checks_each_and_writes_all_or_nothing(responder):
+    incident = declare(actor=responder)
+    before = TimelineEvent.objects.filter(incident=incident).count()
+    earlier = timezone.now() - timedelta(minutes=5)
+    good = {"incident": incident, "kind": "support_report", "text": "Acme", "occurred_at": earlier}
+    with pytest.raises(InvalidInput, match="needs text"):
+        services.add_timeline_events([good, {**good, "text": "  "}])
+    assert TimelineEvent.objects.filter(incident=incident).count() == before
+    written = services.add_timeline_events([good, {**good, "text": "Globex"}])
+    assert [e.text for e in written] == ["Acme", "Globex"]
+    assert all(e.pk and e.recorded_at and e.occurred_at == earlier for e in written)
+    assert TimelineEvent.objects.filter(incident=incident).count() == before + 2
+
+
 def test_customer_message_and_reported_customers(responder):
     incident = declare(actor=responder)
     services.set_customer_message(incident=incident, actor=responder, text="We are investigating.")
