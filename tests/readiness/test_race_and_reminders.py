@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import connection
 from django.utils import timezone
 
 from accounts import roles
@@ -32,7 +32,7 @@ def _race(fns):
         except Exception as exc:
             results[i] = exc
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own session: left open it outlives the test database
 
     threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
     for t in threads:
