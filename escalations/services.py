@@ -9,12 +9,13 @@ Lifecycle::
 
 Filing (``submit_escalation``) is accept-first, like an events API: one short transaction
 that locks the catalog Service row writes the escalation (with its routed policy and SLA) and
-runs surge detection (which may open, link and page an incident), so concurrent submissions
-for one service are serialised and one surge opens exactly one incident. Paging the routed
-policy (or telling the team about a question) is ``dispatch``, run by a worker on commit
-(``tasks.dispatch``); ``dispatched_at`` marks it done, so a redelivered task does nothing, and
-the dispatch auditor (``dispatch_overdue``, beat) runs it for any filing whose task was lost
-to a broker outage or a dead worker. Notifications go through the outbox either way.
+runs surge detection (which may open an incident and link the reports), so concurrent
+submissions for one service are serialised and one surge opens exactly one incident. Paging
+the routed policy, telling the team about a question, or paging for a surge's incident is
+``dispatch``, run by a worker on commit (``tasks.dispatch``); ``dispatched_at`` marks it done,
+so a redelivered task does nothing, and the dispatch auditor (``dispatch_overdue``, beat) runs
+it for any filing whose task was lost to a broker outage or a dead worker. Notifications go
+through the outbox either way.
 """
 
 from __future__ import annotations
@@ -356,9 +357,8 @@ def dispatch(*, escalation_id: int) -> str:
             return "no such escalation"
         if escalation.dispatched_at is not None:
             return "already dispatched"
-        if (
-            escalation.page_id is not None
-        ):  # paged already (the SLA rule, or a filing before dispatch existed)
+        # Paged already: by the SLA rule, or by a filing made before dispatching existed.
+        if escalation.page_id is not None:
             outcome = "already paged"
         elif escalation.status == Status.NEW:
             if escalation.impact in PAGING_IMPACTS:
