@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from escalations import services, tasks
 from escalations.models import Escalation, SupportSettings
@@ -15,6 +15,7 @@ from incidents.models import Incident, TimelineEvent
 from notifications.models import Notification
 from oncall.models import Page
 from opsportal.celery import app
+from tests.concurrency import raised, run_concurrently
 from tests.escalations.factories import file, paged_service, run_dispatch
 from tests.factories import UserFactory
 
@@ -269,43 +270,22 @@ def _committed_setup():
     return agent, responder, paged_service(name="Checkout")
 
 
-def _in_threads(*targets) -> list:
-    errors: list[BaseException] = []
-
-    def run(target):
-        try:
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return errors
-
-
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_task_and_auditor_racing_page_once(purge_broker):
     agent, _, service = _committed_setup()
     escalation = file(agent, service=service, dispatch=False)
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
     far = escalation.created_at + timedelta(hours=1)
 
     def task():
-        barrier.wait(timeout=10)
-        outcomes.append(services.dispatch(escalation_id=escalation.pk))
+        return [services.dispatch(escalation_id=escalation.pk)]
 
     def auditor():
-        barrier.wait(timeout=10)
-        outcomes.extend(services.dispatch_overdue(now=far).values())
+        return list(services.dispatch_overdue(now=far).values())
 
-    assert not _in_threads(task, task, auditor, auditor)
+    results = run_concurrently([task, task, auditor, auditor])
+    assert not raised(results)
+    outcomes = [outcome for result in results for outcome in result]
     assert outcomes.count("paged") == 1
     assert set(outcomes) <= {"paged", "already dispatched"}
     assert Page.objects.count() == 1
@@ -337,7 +317,7 @@ def test_triage_waiting_for_a_running_dispatch_also_handles_its_new_page(purge_b
         else:
             services.resolve(escalation=escalation.pk, actor=responder, reply="Fixed in 1.2.")
 
-    assert not _in_threads(worker, responder_acts)
+    assert not raised(run_concurrently([worker, responder_acts]))
     escalation.refresh_from_db()
     assert escalation.status == action.replace("acknowledge", "acknowledged").replace("resolve", "resolved")
     assert escalation.page.status == page_status  # not left escalating for a handled report
@@ -362,7 +342,7 @@ def test_surge_rechecks_after_waiting_for_a_report_an_engineer_is_opening_an_inc
         assert opened.wait(timeout=10)
         third.append(file(agent, service=service, customer="b"))
 
-    assert not _in_threads(engineer, filing)
+    assert not raised(run_concurrently([engineer, filing]))
     incident = Incident.objects.get()  # the engineer's: the surge saw it and stood back
     assert incident.declared_by == responder
     assert third[0].incident is None

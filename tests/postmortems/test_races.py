@@ -1,38 +1,15 @@
 """Races with real threads on PostgreSQL row locks (SQLite serialises writers: not run there)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts import roles
 from incidents.defaults import ensure_severities
 from opsportal.errors import ServiceError
 from postmortems import services
 from postmortems.models import REVIEW_CHECKLIST_KEYS, Postmortem
+from tests.concurrency import run_concurrently
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.postmortems import factories as f
-
-
-def _race(fns):
-    barrier = threading.Barrier(len(fns))
-    results = [None] * len(fns)
-
-    def run(i, fn):
-        try:
-            barrier.wait()
-            results[i] = fn()
-        except ServiceError as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 @pytest.mark.postgresql
@@ -42,8 +19,8 @@ def test_two_people_start_the_same_postmortem():
     a = UserFactory(username="a", roles=[roles.RESPONDERS])
     b = UserFactory(username="b", roles=[roles.RESPONDERS])
     incident = f.resolved_incident(actor=a, service=ServiceFactory(owner_team=TeamFactory()))
-    results = _race([lambda: services.start_postmortem(incident=incident.pk, actor=a),
-                     lambda: services.start_postmortem(incident=incident.pk, actor=b)])  # fmt: skip
+    results = run_concurrently([lambda: services.start_postmortem(incident=incident.pk, actor=a),
+                                lambda: services.start_postmortem(incident=incident.pk, actor=b)])  # fmt: skip
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "Postmortem"]
     assert Postmortem.objects.filter(incident=incident).count() == 1
 
@@ -58,8 +35,8 @@ def test_two_reviewers_approve_at_once():
     pm = f.postmortem(actor=author, incident=f.resolved_incident(actor=author, service=ServiceFactory()))
     f.ready_for_review(pm, author)
     services.submit_for_review(postmortem=pm, actor=author)
-    results = _race([lambda: services.approve(postmortem=pm.pk, actor=m1, checklist=REVIEW_CHECKLIST_KEYS),
-                     lambda: services.approve(postmortem=pm.pk, actor=m2, checklist=REVIEW_CHECKLIST_KEYS)])  # fmt: skip
+    results = run_concurrently([lambda: services.approve(postmortem=pm.pk, actor=m1, checklist=REVIEW_CHECKLIST_KEYS),
+                                lambda: services.approve(postmortem=pm.pk, actor=m2, checklist=REVIEW_CHECKLIST_KEYS)])  # fmt: skip
     conflicts = [r for r in results if isinstance(r, ServiceError)]
     assert len(conflicts) == 1
     assert "Already approved" in conflicts[0].message

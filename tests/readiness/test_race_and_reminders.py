@@ -1,10 +1,8 @@
 """Concurrent sign-offs on PostgreSQL (real threads), and the sign-off reminder rule."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts import roles
@@ -15,31 +13,11 @@ from readiness.models import Release, Signature
 from reminders.models import ReminderLog
 from reminders.registry import EffectiveConfig
 from reminders.services import sweep
+from tests.concurrency import run_concurrently
 from tests.factories import UserFactory
 from tests.readiness.factories import complete_manual_items, make_release, ready_world
 
 SIX_HOURLY = EffectiveConfig(enabled=True, interval=timedelta(hours=6), escalate_after=None)
-
-
-def _race(fns):
-    barrier = threading.Barrier(len(fns))
-    results = [None] * len(fns)
-
-    def run(i, fn):
-        try:
-            barrier.wait()
-            results[i] = fn()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()  # this thread's own session: left open it outlives the test database
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 @pytest.mark.postgresql
@@ -52,7 +30,7 @@ def test_concurrent_sign_offs_of_one_slot_make_one_signature():
     release = make_release(world)
     services.start_review(release=release, actor=world.lead)
     complete_manual_items(release, world.lead)
-    results = _race(
+    results = run_concurrently(
         [lambda u=u: services.sign(release=Release.objects.get(pk=release.pk), actor=u) for u in leads]
     )
     won = [r for r in results if isinstance(r, Signature)]
@@ -74,7 +52,7 @@ def test_sign_racing_an_item_change_never_leaves_a_stale_valid_signature():
     services.start_review(release=release, actor=world.lead)
     complete_manual_items(release, world.lead)
     item = release.review.items.get(key="escalation-path")
-    _race(
+    run_concurrently(
         [
             lambda: services.sign(release=Release.objects.get(pk=release.pk), actor=world.lead),
             lambda: services.update_item(item=item, actor=world.lead, state="pass", evidence_note="new text"),
