@@ -1,17 +1,37 @@
-"""Settings for the test suite: the real settings, with development defaults.
+"""Settings for the test suite: the real settings, with development defaults, pinned.
 
-A random SECRET_KEY per run (nothing secret in the repo) and DEBUG-style defaults so the
-test client and the browser talk plain HTTP. pytest-django still runs tests with
-DEBUG=False. DATABASE_URL / REDIS_URL come from the environment (CI: PostgreSQL + Redis).
+The suite must answer the same whatever the caller's shell exports (a production-like box
+with ``DEBUG=False``, ``SECURE_SSL_REDIRECT``, ``TIME_ZONE`` or ``EMAIL_URL`` set). So before
+the real settings are read, every environment variable they read is removed from the
+environment, except the two that choose the engines (``DATABASE_URL``, ``REDIS_URL``: CI runs
+on PostgreSQL + Redis), and the development defaults the tests rely on are set explicitly.
+The names are found in ``settings.py`` itself, so a variable added there is pinned without a
+list to maintain here. Subprocesses the tests start (Celery workers, ``manage.py``) inherit
+this cleaned environment; a marker stops them from pinning a second time (they must keep the
+parent's SECRET_KEY to read its signed links).
+
+pytest-django still runs tests with DEBUG=False; what DEBUG decides at import time (plain
+HTTP, static files served from the finders, console e-mail) stays the development way.
 """
 
 import os
+import re
 import secrets
+from pathlib import Path
 
-os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("DEBUG", "true")
+_MARKER = "OPSPORTAL_TEST_ENV_PINNED"
+_KEEP = frozenset({"DATABASE_URL", "REDIS_URL"})
 
-from opsportal.settings import *  # noqa: F403
+if os.environ.get(_MARKER) != "1":
+    _source = Path(__file__).with_name("settings.py").read_text(encoding="utf-8")
+    _read_by_settings = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', _source))
+    for _name in list(os.environ):
+        _base = _name.removesuffix("_FILE")
+        if _base in _read_by_settings and _base not in _KEEP:
+            del os.environ[_name]
+    os.environ.update({"SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "true", _MARKER: "1"})
+
+from opsportal.settings import *  # noqa: E402, F403
 
 # Hashing with PBKDF2 dominates test time otherwise; production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
