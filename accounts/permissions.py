@@ -15,6 +15,15 @@ def has_role(user, role: str) -> bool:
     return role in cache
 
 
+def has_any_role(user) -> bool:
+    """Holds one of the role groups (or is a superuser): a person the portal knows a job of."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return any(has_role(user, role) for role in roles.ALL_ROLES)
+
+
 def is_manager(user) -> bool:
     return bool(getattr(user, "is_superuser", False)) or has_role(user, roles.MANAGERS)
 

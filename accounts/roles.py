@@ -57,6 +57,23 @@ def role_permissions() -> dict[str, set[str]]:
     return merged
 
 
+def revoke(apps, grants: dict[str, set[str]]) -> None:
+    """Take permissions away from role groups (a data migration's job: ``sync_roles`` only
+    adds, so a grant removed from an app's ROLE_GRANTS stays on existing installs until a
+    migration revokes it). ``grants``: role -> {"app.codename", ...}."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, perms in grants.items():
+        group = Group.objects.filter(name=role).first()
+        if group is None:
+            continue
+        for dotted in perms:
+            app_label, codename = dotted.split(".", 1)
+            group.permissions.remove(
+                *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+
+
 def sync_roles(apps=None) -> None:
     """Create the role groups and grant their permissions (idempotent, additive).
 

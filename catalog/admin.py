@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from catalog import selectors, services
 from catalog.models import Service, ServiceDependency, ServiceLink, Team
+from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
 from opsportal.db import count_subquery
 from opsportal.errors import ServiceError
@@ -14,7 +14,7 @@ TIER_TONES = {Service.Tier.TIER_1: "red", Service.Tier.TIER_2: "orange", Service
 
 
 @admin.register(Team)
-class TeamAdmin(SimpleHistoryAdmin):
+class TeamAdmin(ServiceHistoryAdmin):
     list_display = ["name", "manager", "member_count", "service_count", "chat_channel"]
     list_select_related = ["manager"]
     search_fields = ["name", "slug", "description"]
@@ -27,6 +27,15 @@ class TeamAdmin(SimpleHistoryAdmin):
         ("Contact", {"fields": ["email", "chat_channel"]}),
         ("Ownership", {"fields": ["services_owned", "created_at", "updated_at"]}),
     ]
+
+    def create_object(self, request, form, formsets):
+        return services.save_team(**self.values(form))
+
+    def update_object(self, request, obj, form, formsets):
+        return services.save_team(team=obj, **self.values(form))
+
+    def delete_object(self, request, obj):
+        services.delete_team(team=obj, actor=request.user)
 
     def get_queryset(self, request):
         return (
@@ -99,7 +108,7 @@ class TierFilter(admin.SimpleListFilter):
 
 
 @admin.register(Service)
-class ServiceAdmin(SimpleHistoryAdmin):
+class ServiceAdmin(ServiceHistoryAdmin):
     list_display = ["name", "owner_team", "tier_badge", "dependency_count", "dependent_count"]
     list_select_related = ["owner_team"]
     list_filter = [TierFilter, "owner_team"]
@@ -155,6 +164,24 @@ class ServiceAdmin(SimpleHistoryAdmin):
             ),
         )
 
-    def save_model(self, request, obj, form, change):
-        fields = {f: form.cleaned_data[f] for f in form.cleaned_data if f not in ("dependencies",)}
-        services.save_service(service=obj, **fields)
+    def _save(self, request, obj, form, formsets):
+        by_model = {fs.model: fs for fs in formsets}
+        fields = {f: v for f, v in self.values(form).items() if f != "dependencies"}
+        dependencies = None
+        if ServiceDependency in by_model:
+            kept, _removed = self.inline_rows(request, by_model[ServiceDependency])
+            dependencies = [row["depends_on"] for row in kept if row.get("depends_on")]
+        service = services.save_service(service=obj, dependencies=dependencies, **fields)
+        if ServiceLink in by_model:
+            kept, removed = self.inline_rows(request, by_model[ServiceLink])
+            services.set_links(service=service, rows=kept, removed=removed)
+        return service
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, None, form, formsets)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form, formsets)
+
+    def delete_object(self, request, obj):
+        services.delete_service(service=obj, actor=request.user)

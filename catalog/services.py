@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from catalog import selectors
-from catalog.models import Service, ServiceDependency, Team
-from opsportal.errors import InvalidInput
+from catalog.models import Service, ServiceDependency, ServiceLink, Team
+from opsportal.errors import Conflict, InvalidInput
 
 
 def check_dependencies(service: Service | None, depends_on_ids: Iterable[int]) -> None:
@@ -65,3 +65,52 @@ def save_team(*, team: Team | None = None, members: Iterable | None = None, **fi
     if members is not None:
         team.members.set(members)
     return team
+
+
+def _delete(obj, what: str) -> None:
+    """Delete ``obj``, or refuse with what still refers to it (409 in the API)."""
+    from django.db.models import ProtectedError, RestrictedError
+
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        refs = list(getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", []))
+        names = ", ".join(f"{r._meta.verbose_name} {r}" for r in refs[:5])
+        more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+        raise Conflict(f"{what} {obj} is still referenced by {names}{more}.") from exc
+
+
+def delete_team(*, team: Team, actor=None) -> None:
+    _delete(team, "Team")
+
+
+def delete_service(*, service: Service, actor=None) -> None:
+    _delete(service, "Service")
+
+
+@transaction.atomic
+def save_link(*, link: ServiceLink | None = None, **fields) -> ServiceLink:
+    link = link or ServiceLink()
+    for name, value in fields.items():
+        setattr(link, name, value)
+    link.full_clean()
+    link.save()
+    return link
+
+
+def delete_link(*, link: ServiceLink, actor=None) -> None:
+    link.delete()
+
+
+@transaction.atomic
+def set_links(*, service: Service, rows: Iterable[dict], removed: Iterable[ServiceLink] = ()) -> None:
+    """Replace the links edited together on a service's page: ``rows`` are the kept links'
+    fields (``id`` None for a new one), ``removed`` the links to delete."""
+    for link in removed:
+        if link.service_id == service.pk:
+            link.delete()
+    for row in rows:
+        fields = {k: v for k, v in row.items() if k not in ("id", "service")}
+        existing = service.links.filter(pk=row["id"]).first() if row.get("id") else None
+        save_link(link=existing, service=service, **fields)

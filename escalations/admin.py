@@ -11,19 +11,17 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
 from escalations import permissions, selectors, services
 from escalations.models import Escalation, Impact, SupportSettings
 from incidents.models import Incident
+from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
-from opsportal.errors import ServiceError
 from opsportal.timeutil import human_delta
 
 STATUS_TONES = {
@@ -103,7 +101,10 @@ class OpenIncidentForm(forms.Form):
 
 
 @admin.register(Escalation)
-class EscalationAdmin(SimpleHistoryAdmin):
+class EscalationAdmin(ServiceHistoryAdmin):
+    """Read-only record (filed by support through /support/escalate/ or the API); triage
+    happens through the list actions, each a service call."""
+
     list_display = [
         "reference", "age", "impact_col", "status_col", "sla_col", "service_col", "customer",
         "acknowledged_col", "incident_col", "reporter",
@@ -134,15 +135,12 @@ class EscalationAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request):
         return selectors.triage_list()
 
-    def has_add_permission(self, request):
-        return False  # filed by support through /support/escalate/ or the API
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the record of what customers reported stays
+    def has_triage_permission(self, request):
+        return permissions.can_triage(request.user)
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip().upper()
-        if term.startswith("ESC-") and term[4:].isdigit():
+        if term.startswith("ESC-") and term[4:].isascii() and term[4:].isdecimal():
             return queryset.filter(pk=int(term[4:])), False
         return super().get_search_results(request, queryset, search_term)
 
@@ -238,18 +236,13 @@ class EscalationAdmin(SimpleHistoryAdmin):
 
     # --- actions -------------------------------------------------------------------------
     def _each(self, request, queryset, fn, done: str, **kwargs) -> None:
-        ok, failed = [], []
-        for escalation in queryset.order_by("pk"):
-            try:
-                with transaction.atomic():
-                    fn(escalation=escalation, actor=request.user, **kwargs)
-                ok.append(escalation.reference)
-            except ServiceError as exc:
-                failed.append(exc.message)
-        if ok:
-            self.message_user(request, f"{done}: {', '.join(ok)}.", messages.SUCCESS)
-        for message in failed:
-            self.message_user(request, message, messages.ERROR)
+        self.for_each(
+            request,
+            queryset.order_by("pk"),
+            lambda escalation: fn(escalation=escalation, actor=request.user, **kwargs),
+            done=done + ": {labels}.",
+            label=lambda escalation: escalation.reference,
+        )
 
     def _ask(self, request, queryset, form, *, action: str, title: str, button: str):
         context = {
@@ -264,11 +257,11 @@ class EscalationAdmin(SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/escalations/escalation/action_form.html", context)
 
-    @admin.action(description="Acknowledge selected escalations", permissions=["change"])
+    @admin.action(description="Acknowledge selected escalations", permissions=["triage"])
     def acknowledge_selected(self, request, queryset):
         self._each(request, queryset, services.acknowledge, "Acknowledged")
 
-    @admin.action(description="Link selected escalations to an incident...", permissions=["change"])
+    @admin.action(description="Link selected escalations to an incident...", permissions=["triage"])
     def link_selected(self, request, queryset):
         form = LinkForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
@@ -280,20 +273,17 @@ class EscalationAdmin(SimpleHistoryAdmin):
             request, queryset, form, action="link_selected", title="Link to an incident", button="Link"
         )
 
-    @admin.action(description="Open an incident from selected escalations...", permissions=["change"])
+    @admin.action(description="Open an incident from selected escalations...", permissions=["triage"])
     def open_incident_selected(self, request, queryset):
         initial = {"severity": SupportSettings.load().surge_severity}
         form = OpenIncidentForm(request.POST if "apply" in request.POST else None, initial=initial)
         if "apply" in request.POST and form.is_valid():
             first, *rest = list(queryset.order_by("created_at", "pk"))
-            try:
-                with transaction.atomic():
-                    incident = services.open_incident(
-                        escalation=first, actor=request.user, severity=form.cleaned_data["severity"],
-                        title=form.cleaned_data["title"],
-                    )  # fmt: skip
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+            opened, incident = self.run_service(
+                request, services.open_incident, escalation=first, actor=request.user,
+                severity=form.cleaned_data["severity"], title=form.cleaned_data["title"],
+            )  # fmt: skip
+            if not opened:
                 return None
             self.message_user(
                 request, f"{incident.reference} opened from {first.reference}.", messages.SUCCESS
@@ -313,7 +303,7 @@ class EscalationAdmin(SimpleHistoryAdmin):
             button="Open incident",
         )
 
-    @admin.action(description="Resolve selected escalations with a reply...", permissions=["change"])
+    @admin.action(description="Resolve selected escalations with a reply...", permissions=["triage"])
     def resolve_selected(self, request, queryset):
         form = ResolveForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
@@ -323,23 +313,11 @@ class EscalationAdmin(SimpleHistoryAdmin):
             request, queryset, form, action="resolve_selected", title="Resolve with a reply", button="Resolve"
         )
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Read-only record: every change goes through the list actions (and their services).
-        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
-        return super().changeform_view(request, object_id, form_url, {**(extra_context or {}), **extra})
-
-    def save_model(self, request, obj, form, change):
-        """Nothing on the change page is editable; use the actions."""
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not permissions.can_triage(request.user):
-            return {}
-        return actions
-
 
 @admin.register(SupportSettings)
-class SupportSettingsAdmin(SimpleHistoryAdmin):
+class SupportSettingsAdmin(ServiceHistoryAdmin):
+    """One row, created by a migration: edited, never added or deleted."""
+
     fieldsets = [
         ("Routing", {"fields": ["triage_policy"]}),
         (
@@ -367,25 +345,9 @@ class SupportSettingsAdmin(SimpleHistoryAdmin):
     def surge(self, obj):
         return f"{obj.surge_threshold} in {obj.surge_window_minutes} min -> SEV-{obj.surge_severity}"
 
-    def has_add_permission(self, request):
-        return False  # one row, created by a migration
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
         row = SupportSettings.load()
         return HttpResponseRedirect(f"{request.path}{row.pk}/change/")
 
-    def save_model(self, request, obj, form, change):
-        services.update_settings(
-            actor=request.user,
-            **{f: form.cleaned_data[f] for f in services.SETTINGS_FIELDS if f in form.cleaned_data},
-        )
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+    def update_object(self, request, obj, form, formsets):
+        return services.update_settings(actor=request.user, **self.values(form, services.SETTINGS_FIELDS))

@@ -22,9 +22,9 @@ ROLE_GRANTS = {
         "escalations.view_historicalsupportsettings",
     },
     roles.RESPONDERS: {"escalations.view_escalation", "escalations.change_escalation"},
-    roles.RELEASE_LEADS: {"escalations.view_escalation"},
-    # Support holds no model permission at all: the support pages and the API ask can_file()
-    # and only ever show an agent their own escalations.
+    # Release leads hold nothing here: escalations carry customers' names and contacts. Support holds no
+    # model permission at all: the support pages and the API ask can_file() and only ever show
+    # an agent their own escalations.
 }
 
 

@@ -12,19 +12,17 @@ import re
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import permissions, selectors, services
 from incidents.forms import DeclareIncidentForm, IncidentChangeForm, NoteForm, StatusUpdateForm
 from incidents.models import Incident, Severity
+from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
-from opsportal.errors import ServiceError
 from opsportal.timeutil import human_delta
 
 SEVERITY_TONES = {1: "red", 2: "orange", 3: "yellow", 4: "blue"}
@@ -47,7 +45,7 @@ def status_badge(incident: Incident) -> str:
 
 
 @admin.register(Severity)
-class SeverityAdmin(SimpleHistoryAdmin):
+class SeverityAdmin(ServiceHistoryAdmin):
     list_display = ["label_badge", "name", "ack_sla_display", "cadence", "pages_oncall", "postmortem"]
     list_display_links = ["label_badge", "name"]
     ordering = ["level"]
@@ -60,22 +58,11 @@ class SeverityAdmin(SimpleHistoryAdmin):
         ("Postmortem", {"fields": ["postmortem_required", "postmortem_due_business_days"]}),
     ]
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # incidents point at severities; the four levels are the framework
-
-    def has_add_permission(self, request):
-        return False  # levels 1-4 are seeded; the guide is edited, not extended
-
-    def save_model(self, request, obj, form, change):
-        fields = {f: form.cleaned_data[f] for f in services.SEVERITY_FIELDS if f in form.cleaned_data}
-        services.update_severity(severity=obj, actor=request.user, **fields)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+    # No add or delete: levels 1-4 are seeded, incidents point at them; the guide is edited.
+    def update_object(self, request, obj, form, formsets):
+        return services.update_severity(
+            severity=obj, actor=request.user, **self.values(form, services.SEVERITY_FIELDS)
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return ["level"] if obj else []
@@ -126,7 +113,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Incident)
-class IncidentAdmin(SimpleHistoryAdmin):
+class IncidentAdmin(ServiceHistoryAdmin):
     form = IncidentChangeForm
     list_display = [
         "reference", "title", "severity_col", "status_col", "duration", "commander", "service_list",
@@ -182,13 +169,12 @@ class IncidentAdmin(SimpleHistoryAdmin):
         if obj is None:
             kwargs["form"] = DeclareIncidentForm
             kwargs["fields"] = DeclareIncidentForm.Meta.fields
-        return super().get_form(request, obj, change, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_queryset(self, request):
         return selectors.incident_list()
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # an incident's record is never deleted (metrics and audit depend on it)
+    # No delete: an incident's record is never deleted (metrics and audit depend on it).
 
     def get_search_results(self, request, queryset, search_term):
         match = REFERENCE_RE.match(search_term or "")
@@ -280,22 +266,20 @@ class IncidentAdmin(SimpleHistoryAdmin):
         return self.update_due(obj)
 
     # --- saving through services ----------------------------------------------------------
-    def save_model(self, request, obj, form, change):
+    def create_object(self, request, form, formsets):
         data = form.cleaned_data
-        if not change:
-            incident = services.declare_incident(
-                title=data["title"],
-                severity=data["severity"],
-                services=list(data["services"]),
-                actor=request.user,
-                summary=data.get("summary", ""),
-                detection_source=data.get("detection_source") or Incident.DetectionSource.MANUAL,
-                drill=data.get("drill", False),
-            )
-            obj.pk = incident.pk
-            obj.number = incident.number
-            obj._state.adding = False
-            return
+        return services.declare_incident(
+            title=data["title"],
+            severity=data["severity"],
+            services=list(data["services"]),
+            actor=request.user,
+            summary=data.get("summary", ""),
+            detection_source=data.get("detection_source") or Incident.DetectionSource.MANUAL,
+            drill=data.get("drill", False),
+        )
+
+    def update_object(self, request, obj, form, formsets):
+        data = form.cleaned_data
         original = Incident.objects.get(pk=obj.pk)
         changed = set(form.changed_data)
         editable = {f: data[f] for f in services.EDITABLE_FIELDS if f in changed}
@@ -322,16 +306,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
             services.set_customer_message(
                 incident=original, actor=request.user, text=data["customer_message"]
             )
-
-    def save_related(self, request, form, formsets, change):
-        """Services were saved by the service functions in save_model."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceError as exc:  # the admin's atomic block rolled everything back
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return original
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         incident = self.get_object(request, object_id)
@@ -387,7 +362,9 @@ class IncidentAdmin(SimpleHistoryAdmin):
     def _acting_on(self, request, pk) -> Incident:
         if request.method != "POST":
             raise PermissionDenied("Use the buttons on the incident page.")
-        incident = get_object_or_404(Incident, pk=pk)
+        incident = self.get_object(request, str(pk))
+        if incident is None:
+            raise Http404
         if not self.has_change_permission(request, incident):
             raise PermissionDenied
         return incident
@@ -415,12 +392,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
             kwargs["reason"] = request.POST.get("note", "")
         elif verb in ("identify", "mitigate", "resolve"):
             kwargs["note"] = request.POST.get("note", "")
-        try:
-            fn(**kwargs)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, done.format(ref=incident.reference), messages.SUCCESS)
+        self.run_service(request, fn, **kwargs, success=done.format(ref=incident.reference))
         return self._back(incident)
 
     def post_update_view(self, request, pk):
@@ -429,12 +401,14 @@ class IncidentAdmin(SimpleHistoryAdmin):
         if not form.is_valid():
             self.message_user(request, _form_errors(form), messages.ERROR)
             return self._back(incident)
-        try:
-            services.post_update(incident=incident, actor=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, f"Update posted on {incident.reference}.", messages.SUCCESS)
+        self.run_service(
+            request,
+            services.post_update,
+            incident=incident,
+            actor=request.user,
+            **form.cleaned_data,
+            success=f"Update posted on {incident.reference}.",
+        )
         return self._back(incident)
 
     def add_note_view(self, request, pk):
@@ -443,12 +417,14 @@ class IncidentAdmin(SimpleHistoryAdmin):
         if not form.is_valid():
             self.message_user(request, _form_errors(form), messages.ERROR)
             return self._back(incident)
-        try:
-            services.add_note(incident=incident, actor=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, "Note added to the timeline.", messages.SUCCESS)
+        self.run_service(
+            request,
+            services.add_note,
+            incident=incident,
+            actor=request.user,
+            **form.cleaned_data,
+            success="Note added to the timeline.",
+        )
         return self._back(incident)
 
     def markdown_view(self, request, pk):
@@ -465,18 +441,13 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
     # --- list actions -------------------------------------------------------------------
     def _bulk(self, request, queryset, fn, done: str):
-        ok, failed = [], []
-        for incident in queryset:
-            try:
-                with transaction.atomic():
-                    fn(incident=incident, actor=request.user)
-                ok.append(incident.reference)
-            except ServiceError as exc:
-                failed.append(exc.message)
-        if ok:
-            self.message_user(request, f"{done}: {', '.join(ok)}.", messages.SUCCESS)
-        for message in failed:
-            self.message_user(request, message, messages.ERROR)
+        self.for_each(
+            request,
+            queryset,
+            lambda incident: fn(incident=incident, actor=request.user),
+            done=done + ": {labels}.",
+            label=lambda incident: incident.reference,
+        )
 
     @admin.action(description="Acknowledge selected incidents", permissions=["change"])
     def acknowledge_selected(self, request, queryset):

@@ -9,12 +9,11 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
 from notifications import selectors, services
 from notifications.models import Channel, ContactMethod, Notification
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
-from opsportal.errors import ServiceError
 
 STATUS_TONES = {
     Notification.Status.PENDING: "blue",
@@ -80,8 +79,9 @@ class ContactMethodForm(forms.ModelForm):
 
 
 @admin.register(ContactMethod)
-class ContactMethodAdmin(SimpleHistoryAdmin):
+class ContactMethodAdmin(ServiceHistoryAdmin):
     form = ContactMethodForm
+    secret_fields = ("url",)  # a Slack or webhook URL is a credential: anyone holding it can post
     list_display = ["__str__", "user", "channel", "destination", "enabled", "kinds", "secret_display"]
     list_select_related = ["user"]
     list_filter = ["channel", "enabled"]
@@ -122,25 +122,20 @@ class ContactMethodAdmin(SimpleHistoryAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or services.can_manage_contacts_of(request.user, obj.user))
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields if name in form.cleaned_data}
-        fields.pop("secret", None)
-        try:
-            services.save_contact_method(
-                actor=request.user, method=obj, secret=form.cleaned_data.get("secret") or None, **fields
-            )
-        except ServiceError as exc:  # the form validated already; a race with another edit
-            messages.error(request, exc.message)
+    def _save(self, request, obj, form):
+        fields = self.values(form, [n for n in form.Meta.fields if n != "secret"])
+        return services.save_contact_method(
+            actor=request.user, method=obj, secret=form.cleaned_data.get("secret") or None, **fields
+        )
 
-    def delete_model(self, request, obj):
-        try:
-            services.delete_contact_method(actor=request.user, method=obj)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
+    def create_object(self, request, form, formsets):
+        return self._save(request, None, form)
 
-    def delete_queryset(self, request, queryset):
-        for method in queryset:
-            self.delete_model(request, method)
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form)
+
+    def delete_object(self, request, obj):
+        services.delete_contact_method(actor=request.user, method=obj)
 
     @admin.display(description="Destination")
     def destination(self, obj):
@@ -177,13 +172,13 @@ class RecipientFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(recipient__isnull=True)
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdecimal():
             return queryset.filter(recipient_id=int(value))
         return queryset
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ServiceModelAdmin):
     list_display = [
         "created_at",
         "status_badge",
@@ -226,51 +221,33 @@ class NotificationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.visible_notifications(user=request.user).select_related("recipient")
 
-    # Read-only log: rows are written by notify() and changed only by delivery and actions.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only log (no write hooks): rows are written by notify() and changed only by
+    # delivery and the actions below.
 
     def has_resend_permission(self, request):
         return services.can_resend(request.user)
 
     @admin.action(description="Resend selected failed notifications", permissions=["resend"])
     def resend_failed(self, request, queryset):
-        done, refused = 0, []
-        for notification in queryset.filter(
-            status__in=[Notification.Status.FAILED, Notification.Status.CANCELLED]
-        ):
-            try:
-                services.resend(notification=notification, actor=request.user)
-                done += 1
-            except ServiceError as exc:
-                refused.append(exc.message)
-        skipped = queryset.exclude(
-            status__in=[Notification.Status.FAILED, Notification.Status.CANCELLED]
-        ).count()
-        if done:
-            messages.success(request, f"Queued {done} notification(s) for delivery again.")
+        resendable = [Notification.Status.FAILED, Notification.Status.CANCELLED]
+        self.for_each(
+            request,
+            queryset.filter(status__in=resendable),
+            lambda notification: services.resend(notification=notification, actor=request.user),
+            done="Queued {n} notification(s) for delivery again.",
+        )
+        skipped = queryset.exclude(status__in=resendable).count()
         if skipped:
             messages.warning(request, f"Skipped {skipped} notification(s) that are not failed or cancelled.")
-        for message in refused:
-            messages.error(request, message)
 
     @admin.action(description="Cancel selected pending notifications", permissions=["resend"])
     def cancel_pending(self, request, queryset):
-        done = 0
-        for notification in queryset:
-            try:
-                services.cancel(notification=notification, actor=request.user)
-                done += 1
-            except ServiceError as exc:
-                messages.error(request, exc.message)
-        if done:
-            messages.success(request, f"Cancelled {done} notification(s).")
+        self.for_each(
+            request,
+            queryset,
+            lambda notification: services.cancel(notification=notification, actor=request.user),
+            done="Cancelled {n} notification(s).",
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

@@ -2,12 +2,11 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from notifications.models import Notification
 from oncall import permissions, selectors, services, timeline
@@ -25,9 +24,9 @@ from oncall.models import (
     Schedule,
     ServicePolicy,
 )
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
 from opsportal.db import count_subquery
-from opsportal.errors import ServiceError
 from opsportal.timeutil import localize, zone
 
 CALENDAR_DAYS = 28
@@ -103,7 +102,7 @@ def _tonight(schedule, now):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(SimpleHistoryAdmin):
+class ScheduleAdmin(ServiceHistoryAdmin):
     list_display = ["name", "team", "time_zone", "on_call_now", "next_on_call", "layer_count"]
     list_select_related = ["team"]
     list_filter = ["team"]
@@ -167,7 +166,7 @@ class ScheduleAdmin(SimpleHistoryAdmin):
         ]
 
     def quick_override(self, request, pk):
-        schedule = get_object_or_404(Schedule.objects.select_related("team"), pk=pk)
+        schedule = get_object_or_404(self.get_queryset(request).select_related("team"), pk=pk)
         if request.method != "POST":
             return redirect(reverse("admin:oncall_schedule_change", args=[pk]))
         if not request.user.has_perm("oncall.add_override"):
@@ -178,15 +177,12 @@ class ScheduleAdmin(SimpleHistoryAdmin):
             messages.error(request, f"Override not added - {errors}")
         else:
             d = form.cleaned_data
-            try:
-                services.create_override(
-                    schedule=schedule, user=d["user"], start=d["start"], end=d["end"], reason=d["reason"],
-                    actor=request.user,
-                )  # fmt: skip
-            except ServiceError as exc:
-                messages.error(request, f"Override not added - {exc.message}")
-            else:
-                messages.success(request, f"{d['user']} is now on call from {d['start']:%Y-%m-%d %H:%M} UTC.")
+            self.run_service(
+                request, services.create_override, schedule=schedule, user=d["user"], start=d["start"],
+                end=d["end"], reason=d["reason"], actor=request.user,
+                success=f"{d['user']} is now on call from {d['start']:%Y-%m-%d %H:%M} UTC.",
+                failure="Override not added - {error}",
+            )  # fmt: skip
         return redirect(reverse("admin:oncall_schedule_change", args=[pk]))
 
     def _calendar_context(self, request, schedule):
@@ -221,7 +217,7 @@ class ScheduleAdmin(SimpleHistoryAdmin):
                 initial={"user": request.user.pk, "start": start_default, "end": end_default},
             ),
             "can_override": request.user.has_perm("oncall.add_override"),
-            "feeds": schedule.feeds.filter(revoked_at__isnull=True),
+            "feeds": selectors.visible_feeds(request.user, schedule.feeds.filter(revoked_at__isnull=True)),
             "tz": schedule.time_zone,
         }
 
@@ -242,15 +238,28 @@ class ScheduleAdmin(SimpleHistoryAdmin):
             extra.update(self._calendar_context(request, schedule))
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
-    def save_model(self, request, obj, form, change):
-        request._shift_before = services.shift_snapshot(obj) if change else []
-        fields = {f: form.cleaned_data[f] for f in form.cleaned_data}
-        services.save_schedule(schedule=obj, **fields)
+    def _save(self, request, obj, form, formsets):
+        before = services.shift_snapshot(obj) if obj.pk else []
+        schedule = services.save_schedule(schedule=obj, actor=request.user, **self.values(form))
+        for formset in formsets:
+            kept, removed = self.inline_rows(request, formset)
+            for layer in removed:
+                services.delete_layer(layer=layer, actor=request.user, announce=False)
+            for row in kept:
+                layer = schedule.layers.filter(pk=row.pop("id")).first() if row.get("id") else None
+                services.save_layer(layer=layer, schedule=schedule, actor=request.user, announce=False, **row)
+        if before:
+            services.announce_shift_changes(schedule=schedule, before=before)
+        return schedule
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if change:
-            services.announce_shift_changes(schedule=form.instance, before=request._shift_before)
+    def create_object(self, request, form, formsets):
+        return self._save(request, form.instance, form, formsets)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form, formsets)
+
+    def delete_object(self, request, obj):
+        services.delete_schedule(schedule=obj, actor=request.user)
 
 
 class WeekdaysField(forms.MultipleChoiceField):
@@ -290,7 +299,7 @@ class RestrictionInline(admin.TabularInline):
 
 
 @admin.register(RotationLayer)
-class RotationLayerAdmin(SimpleHistoryAdmin):
+class RotationLayerAdmin(ServiceHistoryAdmin):
     list_display = ["__str__", "schedule", "position", "start_date", "handoff_time"]
     list_select_related = ["schedule"]
     list_filter = ["schedule__team"]
@@ -307,32 +316,32 @@ class RotationLayerAdmin(SimpleHistoryAdmin):
         "end_at",
     ]
 
-    def save_model(self, request, obj, form, change):
-        request._shift_before = services.shift_snapshot(obj.schedule) if change else []
-        super().save_model(request, obj, form, change)
+    def _save(self, request, obj, form, formsets):
+        members = restrictions = None
+        for formset in formsets:
+            kept, _removed = self.inline_rows(request, formset)
+            if formset.model is LayerMember:
+                members = [row["user"] for row in sorted(kept, key=lambda r: r.get("position") or 0)]
+            elif formset.model is LayerRestriction:
+                restrictions = kept
+        return services.save_layer(
+            layer=obj, actor=request.user, members=members, restrictions=restrictions, **self.values(form)
+        )
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        services.announce_shift_changes(schedule=form.instance.schedule, before=request._shift_before)
+    def create_object(self, request, form, formsets):
+        return self._save(request, None, form, formsets)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form, formsets)
+
+    def delete_object(self, request, obj):
+        services.delete_layer(layer=obj, actor=request.user)
 
 
 class OverrideForm(forms.ModelForm):
     class Meta:
         model = Override
         fields = ["schedule", "user", "covers", "start", "end", "reason"]
-
-    def clean(self):
-        data = super().clean()
-        if self.errors or self.instance.pk:
-            return data
-        try:
-            services.validate_override(
-                schedule=data["schedule"], user=data["user"], start=data["start"], end=data["end"],
-                actor=self.request.user, covers=data.get("covers"),
-            )  # fmt: skip
-        except ServiceError as exc:
-            raise ValidationError(exc.message) from exc
-        return data
 
 
 class UpcomingFilter(admin.SimpleListFilter):
@@ -352,18 +361,13 @@ class UpcomingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Override)
-class OverrideAdmin(SimpleHistoryAdmin):
+class OverrideAdmin(ServiceHistoryAdmin):
     form = OverrideForm
     list_display = ["schedule", "user", "kind_badge", "covers", "start", "end", "reason", "created_by"]
     list_select_related = ["schedule", "user", "covers", "created_by"]
     list_filter = [UpcomingFilter, "kind", "schedule"]
     search_fields = ["reason", "user__username", "schedule__name"]
     autocomplete_fields = ["schedule", "user", "covers"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form.request = request
-        return form
 
     def get_readonly_fields(self, request, obj=None):
         return ["schedule", "user", "covers"] if obj else []
@@ -372,31 +376,41 @@ class OverrideAdmin(SimpleHistoryAdmin):
     def kind_badge(self, obj):
         return badge(obj.get_kind_display(), "purple" if obj.kind == Override.Kind.SWAP else "blue")
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            before = services.shift_snapshot(obj.schedule)
-            super().save_model(request, obj, form, change)
-            services.announce_shift_changes(schedule=obj.schedule, before=before)
-            return
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or permissions.can_change_override(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or permissions.can_change_override(request.user, obj))
+
+    def create_object(self, request, form, formsets):
         d = form.cleaned_data
         if d.get("covers"):
-            saved = services.swap_shift(
+            return services.swap_shift(
                 schedule=d["schedule"], covered=d["covers"], covering=d["user"], start=d["start"], end=d["end"],
                 reason=d["reason"], actor=request.user,
             )  # fmt: skip
-        else:
-            saved = services.create_override(
-                schedule=d["schedule"], user=d["user"], start=d["start"], end=d["end"], reason=d["reason"],
-                actor=request.user,
-            )  # fmt: skip
-        obj.pk = saved.pk
+        return services.create_override(
+            schedule=d["schedule"], user=d["user"], start=d["start"], end=d["end"], reason=d["reason"],
+            actor=request.user,
+        )  # fmt: skip
 
-    def delete_model(self, request, obj):
+    def update_object(self, request, obj, form, formsets):
+        d = form.cleaned_data
+        return services.update_override(
+            override=obj, actor=request.user, start=d["start"], end=d["end"], reason=d["reason"]
+        )
+
+    def delete_object(self, request, obj):
         services.delete_override(override=obj, actor=request.user)
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(admin.ModelAdmin):
+class CalendarFeedAdmin(ServiceModelAdmin):
+    """Everyone keeps their own feeds here; a feed URL is a credential, so nobody sees
+    anyone else's (managers and superusers included)."""
+
     list_display = ["__str__", "link", "created_by", "created_at", "revoked_at"]
     list_select_related = ["schedule", "user", "created_by"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
@@ -404,6 +418,24 @@ class CalendarFeedAdmin(admin.ModelAdmin):
     fields = ["schedule", "user", "link", "created_at", "revoked_at"]
     readonly_fields = ["link", "created_at", "revoked_at"]
     actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return selectors.visible_feeds(request.user, super().get_queryset(request))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not permissions.is_manager(request.user) and "user" in form.base_fields:
+            from django.contrib.auth import get_user_model
+
+            form.base_fields["user"].queryset = get_user_model().objects.filter(pk=request.user.pk)
+        return form
+
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def create_object(self, request, form, formsets):
+        d = form.cleaned_data
+        return services.create_feed(schedule=d.get("schedule"), user=d.get("user"), actor=request.user)
 
     @admin.display(description="iCal URL")
     def link(self, obj):
@@ -416,23 +448,14 @@ class CalendarFeedAdmin(admin.ModelAdmin):
         url = absolute_url(obj.path)
         return format_html('<a href="{}">{}</a>', url, url)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            return
-        try:
-            feed = services.create_feed(schedule=obj.schedule, user=obj.user, actor=request.user)
-        except ServiceError as exc:
-            raise PermissionDenied(exc.message) from exc
-        obj.pk, obj.token = feed.pk, feed.token
-
     @admin.action(description="Revoke the selected feeds (their URLs stop working)")
     def revoke(self, request, queryset):
-        for feed in queryset:
-            try:
-                services.revoke_feed(feed=feed, actor=request.user)
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-        self.message_user(request, "Revoked.", messages.SUCCESS)
+        self.for_each(
+            request,
+            queryset,
+            lambda feed: services.revoke_feed(feed=feed, actor=request.user),
+            done="Revoked {n} feed(s).",
+        )
 
 
 # --- escalation -------------------------------------------------------------------------------
@@ -445,8 +468,22 @@ class LevelInline(admin.TabularInline):
     autocomplete_fields = ["schedules", "users"]
 
 
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = EscalationPolicy
+        fields = ["team", "name", "description", "is_team_default", "repeat"]
+
+    def _get_validation_exclusions(self):
+        # A new team default takes over from the old one (services.save_policy demotes it in
+        # the same transaction), so "one default per team" is not a form error here.
+        exclusions = super()._get_validation_exclusions()
+        exclusions.add("is_team_default")
+        return exclusions
+
+
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(SimpleHistoryAdmin):
+class EscalationPolicyAdmin(ServiceHistoryAdmin):
+    form = PolicyForm
     list_display = ["name", "team", "default_badge", "level_count", "repeat", "service_count"]
     list_select_related = ["team"]
     list_filter = ["team", "is_team_default"]
@@ -466,6 +503,24 @@ class EscalationPolicyAdmin(SimpleHistoryAdmin):
                 _services=count_subquery(ServicePolicy, "policy"),
             )
         )
+
+    def _save(self, request, obj, form, formsets):
+        levels = None
+        for formset in formsets:
+            kept, _removed = self.inline_rows(request, formset)
+            levels = sorted(kept, key=lambda row: row.get("position") or 0)
+            for row in levels:
+                row.pop("id", None)
+        return services.save_policy(policy=obj, levels=levels, actor=request.user, **self.values(form))
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, None, form, formsets)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form, formsets)
+
+    def delete_object(self, request, obj):
+        services.delete_policy(policy=obj, actor=request.user)
 
     @admin.display(description="Team default", ordering="is_team_default", boolean=False)
     def default_badge(self, obj):
@@ -501,10 +556,19 @@ class EscalationPolicyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ServicePolicy)
-class ServicePolicyAdmin(SimpleHistoryAdmin):
+class ServicePolicyAdmin(ServiceHistoryAdmin):
     list_display = ["service", "policy", "ack_timeout_minutes"]
     list_select_related = ["service", "policy"]
     autocomplete_fields = ["service", "policy"]
+
+    def create_object(self, request, form, formsets):
+        return services.save_service_policy(actor=request.user, **self.values(form))
+
+    def update_object(self, request, obj, form, formsets):
+        return services.save_service_policy(service_policy=obj, actor=request.user, **self.values(form))
+
+    def delete_object(self, request, obj):
+        services.delete_service_policy(service_policy=obj, actor=request.user)
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -533,7 +597,11 @@ class PageEventInline(admin.TabularInline):
 
 
 @admin.register(Page)
-class PageAdmin(admin.ModelAdmin):
+class PageAdmin(ServiceModelAdmin):
+    """Pages are opened by incidents, escalations and probes, or by hand here ("Page on-call",
+    managers and responders: ``permissions.can_open_page``); acknowledged and resolved by the
+    actions. Never edited or deleted: the record of who was woken stays."""
+
     list_display = [
         "title",
         "status_badge",
@@ -554,13 +622,22 @@ class PageAdmin(admin.ModelAdmin):
         "acknowledged_by", "acknowledged_at", "acknowledged_via", "resolved_by", "resolved_at", "resolve_reason",
         "dedup_key", "subject_link", "notifications", "created_at",
     ]  # fmt: skip
-    fields = readonly_fields
+    add_fields = ["service", "policy", "title", "summary", "url"]
+
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines
 
     def has_add_permission(self, request):
-        return False  # pages are opened by incidents, escalations and probes (or the API)
+        return super().has_add_permission(request) and permissions.can_open_page(request.user)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def create_object(self, request, form, formsets):
+        return services.page_by_hand(actor=request.user, **self.values(form, self.add_fields))
 
     def changelist_view(self, request, extra_context=None):
         exhausted = Page.objects.filter(status=Page.Status.EXHAUSTED).count()
@@ -632,26 +709,23 @@ class PageAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Acknowledge the selected pages")
-    def acknowledge(self, request, queryset):
-        if not permissions.can_page(request.user):
-            raise PermissionDenied
-        for page in queryset:
-            try:
-                services.acknowledge_page(page=page, user=request.user, via="admin")
-            except ServiceError as exc:
-                self.message_user(request, f"{page}: {exc.message}", messages.WARNING)
-            else:
-                self.message_user(request, f"{page}: acknowledged.", messages.SUCCESS)
+    def has_page_permission(self, request):
+        return permissions.can_page(request.user)
 
-    @admin.action(description="Resolve the selected pages")
+    @admin.action(description="Acknowledge the selected pages", permissions=["page"])
+    def acknowledge(self, request, queryset):
+        self.for_each(
+            request,
+            queryset,
+            lambda page: services.acknowledge_page(page=page, user=request.user, via="admin"),
+            done="Acknowledged: {labels}.",
+        )
+
+    @admin.action(description="Resolve the selected pages", permissions=["page"])
     def resolve(self, request, queryset):
-        if not permissions.can_page(request.user):
-            raise PermissionDenied
-        for page in queryset:
-            try:
-                services.resolve_page(page=page, user=request.user, reason="resolved in the admin")
-            except ServiceError as exc:
-                self.message_user(request, f"{page}: {exc.message}", messages.WARNING)
-            else:
-                self.message_user(request, f"{page}: resolved.", messages.SUCCESS)
+        self.for_each(
+            request,
+            queryset,
+            lambda page: services.resolve_page(page=page, user=request.user, reason="resolved in the admin"),
+            done="Resolved: {labels}.",
+        )

@@ -466,7 +466,8 @@ class PageSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         minutes = validated_data.pop("ack_timeout_minutes", None)
-        return services.open_page(
+        return services.page_by_hand(
+            actor=self.context["request"].user,
             title=validated_data["title"], summary=validated_data.get("summary", ""), url=validated_data.get("url", ""),
             service=validated_data.get("service"), policy=validated_data.get("policy"),
             dedup_key=validated_data["dedup_key"], ack_timeout=timedelta(minutes=minutes) if minutes else None,
@@ -548,9 +549,7 @@ class FeedViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.Gener
         qs = CalendarFeed.objects.order_by("-created_at", "-pk")
         if getattr(self, "swagger_fake_view", False):
             return qs
-        if not permissions.is_manager(self.request.user):
-            qs = qs.filter(user=self.request.user)  # only your own personal feeds
-        return qs
+        return selectors.visible_feeds(self.request.user, qs)
 
     @extend_schema(request=None, responses=FeedSerializer)
     @action(detail=True, methods=["post"])

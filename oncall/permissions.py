@@ -15,9 +15,19 @@ ROLE_GRANTS = {
     | view("oncall", *_HISTORY, "page", "pageevent")
     | {"oncall.change_page", "oncall.add_page"},
     # Responders see every schedule and policy, take shifts (overrides/swaps for themselves,
-    # checked in services) and acknowledge or resolve pages.
+    # and change or remove their own: checked per object below), open pages by hand,
+    # acknowledge or resolve pages, and keep their own iCal feeds.
     RESPONDERS: view("oncall", *_DEFINITION, "page", "pageevent")
-    | {"oncall.add_override", "oncall.change_page", "oncall.add_calendarfeed"},
+    | {
+        "oncall.add_override",
+        "oncall.change_override",
+        "oncall.delete_override",
+        "oncall.add_page",
+        "oncall.change_page",
+        "oncall.add_calendarfeed",
+    },
+    # Release leads read schedules and policies (who is on call during a release window) and
+    # keep their own iCal feeds.
     RELEASE_LEADS: view(
         "oncall",
         "schedule",
@@ -27,7 +37,9 @@ ROLE_GRANTS = {
         "override",
         "escalationpolicy",
         "escalationlevel",
-    ),
+        "calendarfeed",
+    )
+    | {"oncall.add_calendarfeed"},
 }
 
 
@@ -57,5 +69,32 @@ def can_swap(user, covered, covering) -> bool:
     )
 
 
+def can_change_override(user, override) -> bool:
+    """Managers change or remove any override; anyone else only one that is theirs: they are
+    the person on call in it, the person it covers (a swap), or they arranged it."""
+    if is_manager(user):
+        return True
+    if not getattr(user, "is_authenticated", False) or not user.has_perm("oncall.add_override"):
+        return False
+    return user.pk in {override.user_id, override.covers_id, override.created_by_id}
+
+
 def can_page(user) -> bool:
+    """Acknowledge and resolve pages."""
     return getattr(user, "is_authenticated", False) and user.has_perm("oncall.change_page")
+
+
+def can_open_page(user) -> bool:
+    """Open a page by hand (the admin's "Page on-call" form, ``POST /api/v1/pages/``):
+    engineering managers and responders, like anyone on PagerDuty who may trigger an incident
+    on a service. Release leads and support do not page people directly: support files an
+    escalation, which routes and pages by the rules."""
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and user.has_perm("oncall.add_page")
+    )
+
+
+def can_see_feed(user, feed) -> bool:
+    """An iCal feed URL is a credential (anyone holding it reads the shifts): only the person
+    who created it, or whose shifts it carries, sees it."""
+    return getattr(user, "is_authenticated", False) and user.pk in {feed.user_id, feed.created_by_id}

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from oncall import rotation
 from oncall.models import (
+    CalendarFeed,
     EscalationPolicy,
     LayerMember,
     LayerRestriction,
@@ -34,7 +35,11 @@ NEXT_HORIZON = timedelta(days=62)
 
 
 def specs(
-    schedules: Iterable[Schedule] | Iterable[int], start: datetime, end: datetime
+    schedules: Iterable[Schedule] | Iterable[int],
+    start: datetime,
+    end: datetime,
+    *,
+    without_overrides: Iterable[int] = (),
 ) -> dict[int, rotation.Schedule]:
     """Engine definitions for the given schedules with overrides overlapping [start, end).
     Five flat queries whatever the number of schedules (values() rows, not model instances:
@@ -75,6 +80,7 @@ def specs(
     overrides: dict[int, list[rotation.Override]] = defaultdict(list)
     for pk, schedule_id, user_id, o_start, o_end in (
         Override.objects.filter(schedule_id__in=ids, end__gt=start, start__lt=end)
+        .exclude(pk__in=list(without_overrides))
         .order_by("created_at", "pk")
         .values_list("pk", "schedule_id", "user_id", "start", "end")
     ):
@@ -91,8 +97,12 @@ def users_by_id(ids: Iterable[int]) -> dict:
     return get_user_model().objects.in_bulk(ids)
 
 
-def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[rotation.Shift]:
-    spec = specs([schedule.pk], start, end).get(schedule.pk)
+def final_shifts(
+    schedule: Schedule, start: datetime, end: datetime, *, without_overrides: Iterable[int] = ()
+) -> list[rotation.Shift]:
+    """Who is on call when over [start, end); ``without_overrides``: as if those overrides did
+    not exist (checking an override that is being edited against everything else)."""
+    spec = specs([schedule.pk], start, end, without_overrides=without_overrides).get(schedule.pk)
     return rotation.final_shifts(spec, start, end) if spec else []
 
 
@@ -272,3 +282,12 @@ def fairness(schedule: Schedule, start: datetime, end: datetime) -> list[Fairnes
     ]
     rows.sort(key=lambda r: -r.hours)
     return rows
+
+
+def visible_feeds(user, queryset=None):
+    """iCal feeds a person may see: their own (the feed carries their shifts, or they created
+    it). A feed URL is a credential, so managers and superusers see no one else's."""
+    qs = CalendarFeed.objects.all() if queryset is None else queryset
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    return qs.filter(Q(user=user) | Q(created_by=user))

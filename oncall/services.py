@@ -46,6 +46,7 @@ from oncall.models import (
     PageEvent,
     RotationLayer,
     Schedule,
+    ServicePolicy,
 )
 from oncall.signals import page_acknowledged
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
@@ -144,7 +145,7 @@ def _check_window(start: datetime, end: datetime) -> None:
         raise InvalidInput("An override lasts at most 90 days; change the rotation instead.", field="end")
 
 
-def validate_override(*, schedule: Schedule, user, start, end, actor, covers=None) -> None:
+def validate_override(*, schedule: Schedule, user, start, end, actor, covers=None, editing=None) -> None:
     """Every check an override or swap must pass (the admin form runs it before saving)."""
     _check_window(start, end)
     if user is None or not user.is_active:
@@ -157,7 +158,10 @@ def validate_override(*, schedule: Schedule, user, start, end, actor, covers=Non
         raise InvalidInput("Pick a teammate other than the person being covered.", field="user")
     if not permissions.can_swap(actor, covers, user):
         raise NotAllowed("A swap is arranged by one of the two people involved or by a manager.")
-    if not any(s.user == covers.pk for s in selectors.final_shifts(schedule, start, end)):
+    others = [editing.pk] if editing is not None else []
+    if not any(
+        s.user == covers.pk for s in selectors.final_shifts(schedule, start, end, without_overrides=others)
+    ):
         raise InvalidInput(f"{covers} is not on call on {schedule} during that time.", field="covers")
 
 
@@ -282,12 +286,139 @@ def save_policy(
 
 @transaction.atomic
 def delete_override(*, override: Override, actor) -> None:
-    if not (permissions.can_override(actor, override.schedule, override.user)):
-        raise NotAllowed("You may not remove this override.")
+    if not permissions.can_change_override(actor, override):
+        raise NotAllowed("You may only remove overrides you are part of or arranged.")
     schedule = override.schedule
     before = shift_snapshot(schedule)
     override.delete()
     announce_shift_changes(schedule=schedule, before=before)
+
+
+@transaction.atomic
+def update_override(
+    *, override: Override, actor, start: datetime, end: datetime, reason: str = ""
+) -> Override:
+    """Move or re-word an override or swap; it must pass the same checks as a new one."""
+    locked = Override.objects.select_for_update().select_related("schedule").get(pk=override.pk)
+    if not permissions.can_change_override(actor, locked):
+        raise NotAllowed("You may only change overrides you are part of or arranged.")
+    validate_override(
+        schedule=locked.schedule,
+        user=locked.user,
+        start=start,
+        end=end,
+        actor=actor,
+        covers=locked.covers,
+        editing=locked,
+    )
+    before = shift_snapshot(locked.schedule)
+    locked.start, locked.end, locked.reason = start, end, reason or ""
+    locked.full_clean()
+    locked._history_user = actor
+    locked.save()
+    announce_shift_changes(schedule=locked.schedule, before=before)
+    return locked
+
+
+# --- layers (one at a time: the admin edits a layer and its people on one page) -------------
+
+
+def _require_schedule_manager(actor, schedule: Schedule) -> None:
+    if actor is not None and not permissions.can_manage_schedule(actor, schedule):
+        raise NotAllowed("Only engineering managers edit schedules.")
+
+
+@transaction.atomic
+def save_layer(
+    *,
+    layer: RotationLayer | None = None,
+    actor,
+    members: list | None = None,
+    restrictions: list[dict] | None = None,
+    announce: bool = True,
+    **fields,
+) -> RotationLayer:
+    """Create or edit one rotation layer. ``members`` (users, in rotation order) and
+    ``restrictions`` (``{weekdays: "0123" or [0, 1, ...], start_time, end_time}``) replace the
+    layer's when given. People whose next four weeks change are told (``announce``)."""
+    layer = layer or RotationLayer()
+    for name, value in fields.items():
+        setattr(layer, name, value)
+    schedule = Schedule.objects.get(pk=layer.schedule_id) if layer.schedule_id else None
+    if schedule is None:
+        raise InvalidInput("A layer belongs to a schedule.", field="schedule")
+    _require_schedule_manager(actor, schedule)
+    before = shift_snapshot(schedule) if announce else []
+    layer.full_clean()
+    layer._history_user = actor
+    layer.save()
+    if members is not None:
+        layer.members.all().delete()
+        for position, user in enumerate(members):
+            LayerMember.objects.create(layer=layer, user=user, position=position)
+    if restrictions is not None:
+        layer.restrictions.all().delete()
+        for r in restrictions:
+            days = r.get("weekdays", "")
+            days = "".join(sorted({str(int(d)) for d in days}))
+            restriction = LayerRestriction(
+                layer=layer, weekdays=days, start_time=r["start_time"], end_time=r["end_time"]
+            )
+            restriction.full_clean(exclude=["layer"])
+            restriction.save()
+    if before:
+        announce_shift_changes(schedule=schedule, before=before)
+    return layer
+
+
+@transaction.atomic
+def delete_layer(*, layer: RotationLayer, actor, announce: bool = True) -> None:
+    schedule = layer.schedule
+    _require_schedule_manager(actor, schedule)
+    before = shift_snapshot(schedule) if announce else []
+    layer.delete()
+    if before:
+        announce_shift_changes(schedule=schedule, before=before)
+
+
+@transaction.atomic
+def delete_schedule(*, schedule: Schedule, actor) -> None:
+    _require_schedule_manager(actor, schedule)
+    schedule.delete()
+
+
+# --- service policies -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_service_policy(*, service_policy: ServicePolicy | None = None, actor, **fields) -> ServicePolicy:
+    """Give a service its own escalation policy (instead of its team's default)."""
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers choose a service's escalation policy.")
+    row = service_policy or ServicePolicy()
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.full_clean()
+    row._history_user = actor
+    row.save()
+    return row
+
+
+@transaction.atomic
+def delete_service_policy(*, service_policy: ServicePolicy, actor) -> None:
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers choose a service's escalation policy.")
+    service_policy.delete()
+
+
+@transaction.atomic
+def delete_policy(*, policy: EscalationPolicy, actor) -> None:
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers edit escalation policies.")
+    if ServicePolicy.objects.filter(policy=policy).exists():
+        names = ", ".join(str(sp.service) for sp in ServicePolicy.objects.filter(policy=policy)[:5])
+        raise Conflict(f"{policy} is still the escalation policy of {names}.")
+    policy.delete()
 
 
 # --- feeds --------------------------------------------------------------------------------
@@ -476,6 +607,36 @@ def open_page(
             raise
         return existing
     return page
+
+
+def page_by_hand(
+    *,
+    actor,
+    title: str,
+    summary: str = "",
+    url: str = "",
+    service=None,
+    policy: EscalationPolicy | None = None,
+    dedup_key: str = "",
+    ack_timeout: timedelta | None = None,
+) -> Page:
+    """A person pages on-call directly (the admin's "Page on-call" form, ``POST /api/v1/pages/``):
+    who may is ``permissions.can_open_page``. Without a dedup key every call is a new page."""
+    if not permissions.can_open_page(actor):
+        raise NotAllowed("Only engineering managers and responders page on-call by hand.")
+    if service is None and policy is None:
+        raise InvalidInput(
+            "Choose the service that has the problem, or an escalation policy.", field="service"
+        )
+    return open_page(
+        title=title,
+        summary=summary,
+        url=url,
+        service=service,
+        policy=policy,
+        dedup_key=dedup_key or f"manual:{secrets.token_hex(8)}",
+        ack_timeout=ack_timeout,
+    )
 
 
 def acknowledge_page(*, page: Page, user, via: str) -> Page:

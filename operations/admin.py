@@ -12,10 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from operations import cadence, permissions, selectors, services
 from operations.models import HEALTH_TONES, CheckIn, Health, Responsibility
+from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
 
@@ -92,7 +92,7 @@ class CheckInForm(forms.Form):
 
 
 @admin.register(Responsibility)
-class ResponsibilityAdmin(SimpleHistoryAdmin):
+class ResponsibilityAdmin(ServiceHistoryAdmin):
     form = ResponsibilityForm
     list_display = [
         "title", "team", "area_col", "owner", "backup", "cadence_col", "next_due", "health_col", "last_done",
@@ -249,12 +249,17 @@ class ResponsibilityAdmin(SimpleHistoryAdmin):
             table,
         )
 
-    def save_model(self, request, obj, form, change):
-        services.save_responsibility(actor=request.user, responsibility=obj)
+    def create_object(self, request, form, formsets):
+        return self.update_object(request, form.instance, form, formsets)
 
-    def delete_model(self, request, obj):
-        obj._history_user = request.user
-        super().delete_model(request, obj)
+    def update_object(self, request, obj, form, formsets):
+        fields = self.values(form)
+        return services.save_responsibility(
+            actor=request.user, responsibility=obj, services=fields.pop("services", None), **fields
+        )
+
+    def delete_object(self, request, obj):
+        services.delete_responsibility(responsibility=obj, actor=request.user)
 
     # --- extra views ---------------------------------------------------------------------
     def get_urls(self):
@@ -273,7 +278,7 @@ class ResponsibilityAdmin(SimpleHistoryAdmin):
         return extra + super().get_urls()
 
     def _get_duty(self, request, pk):
-        duty = get_object_or_404(Responsibility.objects.select_related("team", "owner", "backup"), pk=pk)
+        duty = get_object_or_404(self.get_queryset(request).select_related("team", "owner", "backup"), pk=pk)
         if not self.has_view_permission(request, duty):
             raise PermissionDenied
         return duty
@@ -359,36 +364,31 @@ class ResponsibilityAdmin(SimpleHistoryAdmin):
     # --- actions ---------------------------------------------------------------------------
     @admin.action(description="Check in selected duties (done now)")
     def check_in_now(self, request, queryset):
-        done, failed = 0, []
-        for duty in queryset:
-            try:
-                services.check_in(responsibility=duty, actor=request.user, via=CheckIn.Via.ADMIN)
-                done += 1
-            except ServiceError as exc:
-                failed.append(f"{duty.title}: {exc.message}")
-        if done:
-            self.message_user(request, f"Checked in {done} duty(ies).", messages.SUCCESS)
-        for line in failed:
-            self.message_user(request, line, messages.ERROR)
+        self.for_each(
+            request,
+            queryset,
+            lambda duty: services.check_in(responsibility=duty, actor=request.user, via=CheckIn.Via.ADMIN),
+            done="Checked in {n} duty(ies).",
+            label=lambda duty: duty.title,
+        )
 
-    @admin.action(description="Reassign selected duties")
+    def has_reassign_permission(self, request):
+        return permissions.can_reassign_any(request.user)
+
+    @admin.action(description="Reassign selected duties", permissions=["reassign"])
     def reassign_selected(self, request, queryset):
         form = ReassignForm(request.POST if "apply" in request.POST else None, bulk=True)
         if "apply" in request.POST and form.is_valid():
-            moved, failed = 0, []
-            for duty in queryset:
-                changes = {"owner": form.cleaned_data["owner"]}
-                if not form.cleaned_data["keep_backup"]:
-                    changes["backup"] = form.cleaned_data["backup"]
-                try:
-                    services.reassign(responsibility=duty, actor=request.user, **changes)
-                    moved += 1
-                except ServiceError as exc:
-                    failed.append(f"{duty.title}: {exc.message}")
-            if moved:
-                self.message_user(request, f"Reassigned {moved} duty(ies).", messages.SUCCESS)
-            for line in failed:
-                self.message_user(request, line, messages.ERROR)
+            changes = {"owner": form.cleaned_data["owner"]}
+            if not form.cleaned_data["keep_backup"]:
+                changes["backup"] = form.cleaned_data["backup"]
+            self.for_each(
+                request,
+                queryset,
+                lambda duty: services.reassign(responsibility=duty, actor=request.user, **changes),
+                done="Reassigned {n} duty(ies).",
+                label=lambda duty: duty.title,
+            )
             return None
         return TemplateResponse(
             request,
@@ -413,7 +413,7 @@ def _check_in_message(entry: CheckIn) -> str:
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(SimpleHistoryAdmin):
+class CheckInAdmin(ServiceHistoryAdmin):
     """The record of cycles done. Read-only: check-ins are made on the duty (they move its clock)."""
 
     list_display = ["responsibility", "team", "done_by", "done_at", "covers_due_at", "late_col", "via"]
@@ -430,12 +430,3 @@ class CheckInAdmin(SimpleHistoryAdmin):
     def late_col(self, obj):
         missed = f", {obj.missed_before} missed before" if obj.missed_before else ""
         return badge("Late" + missed, "yellow") if obj.late else badge("On time", "green")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -9,6 +9,7 @@
 
 from accounts.permissions import is_manager
 from accounts.roles import MANAGERS, RELEASE_LEADS, RESPONDERS, crud, view
+from catalog.models import Team
 
 ROLE_GRANTS = {
     MANAGERS: crud("operations", "responsibility", "checkin")
@@ -34,6 +35,14 @@ def can_manage(user, responsibility=None) -> bool:
     if user.is_superuser or (is_manager(user) and user.has_perm("operations.change_responsibility")):
         return True
     return responsibility is not None and responsibility.team.manager_id == user.pk
+
+
+def can_reassign_any(user) -> bool:
+    """May reassign some duty: managers by role, or the manager of a team."""
+    if not _active(user):
+        return False
+    # The permission first: it is cached for the request, the team lookup is a query.
+    return user.has_perm("operations.change_responsibility") or Team.objects.filter(manager=user).exists()
 
 
 def can_check_in(user, responsibility) -> bool:

@@ -260,3 +260,13 @@ def set_active(*, responsibility: Responsibility, actor, active: bool, now: date
     resp._change_reason = "Reactivated" if active else "Retired"
     resp.save()
     return resp
+
+
+@transaction.atomic
+def delete_responsibility(*, responsibility: Responsibility, actor) -> None:
+    """Remove a duty and its check-ins (retiring it with ``set_active`` keeps its record)."""
+    locked = Responsibility.objects.select_for_update().get(pk=responsibility.pk)
+    if not permissions.can_manage(actor, locked):
+        raise NotAllowed("Only an engineering manager or the team's manager may delete this duty.")
+    locked._history_user = actor
+    locked.delete()

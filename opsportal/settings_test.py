@@ -54,3 +54,7 @@ if _xdist.startswith("gw") and REDIS_URL.startswith(("redis://", "rediss://")): 
     REDIS_URL = urlunsplit(_parts._replace(path=f"/{_db}"))
     CELERY_BROKER_URL = CELERY_RESULT_BACKEND = REDIS_URL
     CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+
+# Every write made while serving an admin page must come from a service: the whole suite checks
+# it (tests/write_audit.py), not only the tests written for it.
+MIDDLEWARE = ["tests.write_audit.AdminWriteAudit", *MIDDLEWARE]  # noqa: F405

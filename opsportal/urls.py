@@ -1,9 +1,12 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.permissions import IsAuthenticated
 
+from opsportal.api.permissions import HasARole
 from opsportal.api.router import router
 from opsportal.discovery import app_modules
 from opsportal.health import healthz
@@ -11,7 +14,7 @@ from opsportal.health import healthz
 # Every app registers its viewsets on the one router in its own api.py.
 autodiscover_modules("api")
 
-_signed_in = [IsAuthenticated]
+_signed_in = [HasARole]
 
 # Heartbeat pings first: the busiest route (fleets of cron jobs), so it resolves in one match
 # instead of after every app's patterns.
@@ -39,10 +42,14 @@ urlpatterns = [
 
 
 def _app_urls():
-    """Each app's own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
-    and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order."""
+    """Each of our apps' own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
+    and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order. Third-party
+    apps' URL modules are not mounted (DRF's would add a second sign-in page at /login/)."""
+    root = Path(settings.BASE_DIR).resolve()
     for config, _module in app_modules("urls"):
         if config.name in {"opsportal", "accounts", *_FIRST} or "." in config.name:
+            continue
+        if root not in Path(config.path).resolve().parents:
             continue
         yield path("", include(f"{config.name}.urls"))
 

@@ -11,17 +11,15 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
-from opsportal.errors import ServiceError
 from postmortems import permissions, prefill, selectors, services
 from postmortems.forms import (
     ActionItemForm,
@@ -117,7 +115,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(SimpleHistoryAdmin):
+class PostmortemAdmin(ServiceHistoryAdmin):
     list_display = [
         "incident_ref", "incident_title", "severity", "status_col", "owner", "team", "due", "progress_col",
     ]  # fmt: skip
@@ -161,8 +159,7 @@ class PostmortemAdmin(SimpleHistoryAdmin):
             return [*self.readonly_fields, "owner", "reviewer", "due_at", *SECTION_FIELDS]
         return self.readonly_fields
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # the review is part of the incident's record
+    # No delete: the review is part of the incident's record.
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -225,31 +222,26 @@ class PostmortemAdmin(SimpleHistoryAdmin):
         return "; ".join(parts) or "not submitted yet"
 
     # --- saving through services ------------------------------------------------------------
-    def save_model(self, request, obj, form, change):
+    def create_object(self, request, form, formsets):
         data = form.cleaned_data
-        if not change:
-            pm = services.start_postmortem(
-                incident=data["incident"],
-                actor=request.user,
-                owner=data.get("owner"),
-                reviewer=data.get("reviewer"),
-            )
-            obj.pk = pm.pk
-            obj.incident, obj.owner = pm.incident, pm.owner  # what the admin log shows
-            obj._state.adding = False
-            return
+        return services.start_postmortem(
+            incident=data["incident"],
+            actor=request.user,
+            owner=data.get("owner"),
+            reviewer=data.get("reviewer"),
+        )
+
+    def update_object(self, request, obj, form, formsets):
+        data = form.cleaned_data
         fields = {f: data[f] for f in services.EDITABLE_FIELDS if f in form.changed_data and f in data}
         if fields:
             services.update_postmortem(postmortem=obj.pk, actor=request.user, **fields)
-
-    def save_related(self, request, form, formsets, change):
         for formset in formsets:
-            self.save_formset(request, form, formset, change)
+            self.inline_rows(request, formset)  # read form by form below: a status change is its own step
+            self._save_items(request, obj.pk, formset)
+        return obj
 
-    def save_formset(self, request, form, formset, change):
-        pm_id = form.instance.pk
-        # What the admin's change message reads (formset.save() is not used: services write).
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    def _save_items(self, request, pm_id, formset):
         for f in formset.forms:
             if not f.has_changed() or not hasattr(f, "cleaned_data") or not f.cleaned_data:
                 continue
@@ -268,7 +260,6 @@ class PostmortemAdmin(SimpleHistoryAdmin):
                         status=data["status"],
                         reason=data.get("wont_do_reason", ""),
                     )
-                formset.new_objects.append(item)
                 continue
             changed = {k: v for k, v in details.items() if k in f.changed_data}
             if changed:
@@ -280,18 +271,10 @@ class PostmortemAdmin(SimpleHistoryAdmin):
                     status=data["status"],
                     reason=data.get("wont_do_reason", ""),
                 )
-            formset.changed_objects.append((f.instance, f.changed_data))
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(request, "Postmortem started, prefilled from the incident.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:postmortems_postmortem_change", args=[obj.pk]))
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceError as exc:  # the admin's atomic block rolled everything back
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         pm = self.get_object(request, object_id)
@@ -324,45 +307,47 @@ class PostmortemAdmin(SimpleHistoryAdmin):
     def review_view(self, request, pk, verb):
         if request.method != "POST":
             raise PermissionDenied("Use the buttons on the postmortem page.")
-        pm = get_object_or_404(Postmortem, pk=pk)
+        pm = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_view_permission(request, pm):
             raise PermissionDenied  # the services decide who may do what
         user = request.user
-        try:
-            if verb == "submit":
-                services.submit_for_review(postmortem=pm, actor=user)
-                done = "Submitted for review."
-            elif verb == "approve":
-                form = ApproveForm(request.POST)
-                checklist = (
-                    request.POST.getlist("checklist")
-                    if not form.is_valid()
-                    else form.cleaned_data["checklist"]
-                )
-                services.approve(postmortem=pm, actor=user, checklist=checklist)
-                done = "Approved."
-            elif verb == "publish":
-                services.publish(postmortem=pm, actor=user)
-                done = "Published: the incident can now be closed."
-            elif verb == "approve_publish":
-                with transaction.atomic():
-                    services.approve(postmortem=pm, actor=user, checklist=request.POST.getlist("checklist"))
-                    services.publish(postmortem=pm, actor=user)
-                done = "Approved and published: the incident can now be closed."
-            elif verb == "return":
-                services.return_to_draft(postmortem=pm, actor=user, reason=request.POST.get("reason", ""))
-                done = "Sent back to the owner as a draft."
-            elif verb == "refresh":
-                services.refresh_from_incident(
-                    postmortem=pm, actor=user, sections=request.POST.getlist("sections") or ["timeline"]
-                )
-                done = "Refilled from the incident."
-            else:
-                raise PermissionDenied("Unknown action.")
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, done, messages.SUCCESS)
+        post = request.POST
+
+        def approve():
+            form = ApproveForm(post)
+            checklist = form.cleaned_data["checklist"] if form.is_valid() else post.getlist("checklist")
+            services.approve(postmortem=pm, actor=user, checklist=checklist)
+
+        def approve_publish():
+            services.approve(postmortem=pm, actor=user, checklist=post.getlist("checklist"))
+            services.publish(postmortem=pm, actor=user)
+
+        steps = {
+            "submit": (
+                lambda: services.submit_for_review(postmortem=pm, actor=user),
+                "Submitted for review.",
+            ),
+            "approve": (approve, "Approved."),
+            "publish": (
+                lambda: services.publish(postmortem=pm, actor=user),
+                "Published: the incident can now be closed.",
+            ),
+            "approve_publish": (approve_publish, "Approved and published: the incident can now be closed."),
+            "return": (
+                lambda: services.return_to_draft(postmortem=pm, actor=user, reason=post.get("reason", "")),
+                "Sent back to the owner as a draft.",
+            ),
+            "refresh": (
+                lambda: services.refresh_from_incident(
+                    postmortem=pm, actor=user, sections=post.getlist("sections") or ["timeline"]
+                ),
+                "Refilled from the incident.",
+            ),
+        }
+        if verb not in steps:
+            raise PermissionDenied("Unknown action.")
+        step, done = steps[verb]
+        self.run_service(request, step, success=done)
         return HttpResponseRedirect(reverse("admin:postmortems_postmortem_change", args=[pm.pk]))
 
     def markdown_view(self, request, pk):
@@ -432,7 +417,10 @@ class DueFilter(admin.SimpleListFilter):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(SimpleHistoryAdmin):
+class ActionItemAdmin(ServiceHistoryAdmin):
+    """Action items are added on their postmortem's page (where the context is) and never
+    deleted (declined work is "won't do" with a reason; history keeps every change)."""
+
     form = ActionItemForm
     list_display = [
         "title", "incident_ref", "owner", "team", "kind", "priority", "due", "status_col", "tracker",
@@ -456,12 +444,6 @@ class ActionItemAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return selectors.remediation_list()
-
-    def has_add_permission(self, request):
-        return False  # added on the postmortem page, where the context is
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # declined work is "won't do" with a reason; history keeps every change
 
     def changelist_view(self, request, extra_context=None):
         self._today = services.local_today()
@@ -498,7 +480,7 @@ class ActionItemAdmin(SimpleHistoryAdmin):
             obj.postmortem.incident,
         )
 
-    def save_model(self, request, obj, form, change):
+    def update_object(self, request, obj, form, formsets):
         data = form.cleaned_data
         details = {k: data[k] for k in services.ITEM_FIELDS if k in form.changed_data and k in data}
         if details:
@@ -507,27 +489,16 @@ class ActionItemAdmin(SimpleHistoryAdmin):
             services.set_action_item_status(
                 item=obj.pk, actor=request.user, status=data["status"], reason=data.get("wont_do_reason", "")
             )
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return obj
 
     def _bulk(self, request, queryset, status: str, done: str):
-        ok, failed = 0, []
-        for item in queryset:
-            try:
-                with transaction.atomic():
-                    services.set_action_item_status(item=item, actor=request.user, status=status)
-                ok += 1
-            except ServiceError as exc:
-                failed.append(exc.message)
-        if ok:
-            self.message_user(request, f"{done}: {ok} item(s).", messages.SUCCESS)
-        for message in failed:
-            self.message_user(request, message, messages.ERROR)
+        self.for_each(
+            request,
+            queryset,
+            lambda item: services.set_action_item_status(item=item, actor=request.user, status=status),
+            done=done + ": {n} item(s).",
+            label=lambda item: item.title,
+        )
 
     @admin.action(description="Mark selected items in progress", permissions=["change"])
     def mark_in_progress(self, request, queryset):
@@ -539,7 +510,16 @@ class ActionItemAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(ServiceModelAdmin):
     list_display = ["day", "name"]
     date_hierarchy = "day"
     search_fields = ["name"]
+
+    def create_object(self, request, form, formsets):
+        return services.save_holiday(actor=request.user, **self.values(form))
+
+    def update_object(self, request, obj, form, formsets):
+        return services.save_holiday(holiday=obj, actor=request.user, **self.values(form))
+
+    def delete_object(self, request, obj):
+        services.delete_holiday(holiday=obj, actor=request.user)

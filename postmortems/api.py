@@ -18,8 +18,9 @@ from rest_framework.response import Response
 from catalog.models import Team
 from incidents.models import Incident
 from opsportal.api.router import router
+from opsportal.errors import NotAllowed
 from opsportal.links import absolute_url
-from postmortems import selectors, services
+from postmortems import permissions, selectors, services
 from postmortems.models import REVIEW_CHECKLIST_KEYS, SECTION_FIELDS, ActionItem, Postmortem
 
 User = get_user_model()
@@ -193,8 +194,9 @@ class PostmortemViewSet(
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
+        pm = self._reviewing()
         data = self._input(ApproveSerializer)
-        return self._respond(services.approve(postmortem=self.get_object(), actor=request.user, **data))
+        return self._respond(services.approve(postmortem=pm, actor=request.user, **data))
 
     @extend_schema(
         summary="Publish an approved postmortem",
@@ -212,10 +214,17 @@ class PostmortemViewSet(
     )
     @action(detail=True, methods=["post"], url_path="request-changes")
     def request_changes(self, request, pk=None):
+        pm = self._reviewing()
         data = self._input(ReturnSerializer)
-        return self._respond(
-            services.return_to_draft(postmortem=self.get_object(), actor=request.user, **data)
-        )
+        return self._respond(services.return_to_draft(postmortem=pm, actor=request.user, **data))
+
+    def _reviewing(self):
+        """The postmortem, once the caller is known to be a reviewer: who may is decided
+        before what they sent is looked at (a responder gets 403 whatever the body)."""
+        pm = self.get_object()
+        if not permissions.can_review(self.request.user, pm):
+            raise NotAllowed("Only a reviewer (an engineering manager who is not the author) does this.")
+        return pm
 
     @extend_schema(summary="The postmortem as Markdown", responses={(200, "text/markdown"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)

@@ -64,7 +64,8 @@ class ActionItemInlineForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = active_users()
+        if "owner" in self.fields:  # absent when the page is read-only (release leads)
+            self.fields["owner"].queryset = active_users()
 
     def clean(self):
         data = super().clean()

@@ -325,12 +325,15 @@ def submit_for_review(
 
 @transaction.atomic
 def return_to_draft(*, postmortem: Postmortem | int, actor, reason: str) -> Postmortem:
-    """in review -> draft: the reviewer asks for changes (the reason goes to the owner)."""
+    """in review -> draft: the reviewer asks for changes (the reason goes to the owner). A
+    reviewer's step: an engineering manager who is not the owner (``permissions.can_review``)."""
     _require_writer(actor)
+    postmortem = _lock(postmortem)
+    if not permissions.can_review(actor, postmortem):
+        raise NotAllowed("Only a reviewer (an engineering manager who is not the author) requests changes.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say what needs to change.", field="reason")
-    postmortem = _lock(postmortem)
     if postmortem.status != Status.IN_REVIEW:
         raise Conflict("Only a postmortem in review can be sent back.")
     postmortem.status = Status.DRAFT
@@ -534,3 +537,27 @@ def set_action_item_status(
         item.completed_at = None
     _save(item, actor, ["status", "wont_do_reason", "completed_at"])
     return item
+
+
+# --- holidays (business days for due dates) ---------------------------------------------------
+
+
+@transaction.atomic
+def save_holiday(*, holiday: Holiday | None = None, actor, **fields) -> Holiday:
+    """Add or edit a public holiday: postmortem and action-item due dates skip it. Due dates
+    already set keep their value (they were promised)."""
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers edit the holiday calendar.")
+    row = holiday or Holiday()
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.full_clean()
+    row.save()
+    return row
+
+
+@transaction.atomic
+def delete_holiday(*, holiday: Holiday, actor) -> None:
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers edit the holiday calendar.")
+    holiday.delete()

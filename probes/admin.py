@@ -8,12 +8,12 @@ from django.contrib.admin.views.main import ChangeList
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from simple_history.admin import SimpleHistoryAdmin
 
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
 from opsportal.links import absolute_reverse
-from probes import selectors, services
+from probes import permissions, selectors, services
 from probes.models import RUNTIME_FIELDS, MaintenanceWindow, Probe, ProbeAlert
 
 STATE_TONES = {
@@ -128,8 +128,9 @@ class RunbookFilter(admin.SimpleListFilter):
 
 
 @admin.register(Probe)
-class ProbeAdmin(SimpleHistoryAdmin):
+class ProbeAdmin(ServiceHistoryAdmin):
     form = ProbeForm
+    secret_fields = ("headers",)  # e.g. Authorization: Bearer ...
     list_display = [
         "name", "service", "kind", "state_col", "last_check", "uptime_col", "spark_col", "cert_col", "runbook_col",
     ]  # fmt: skip
@@ -169,7 +170,7 @@ class ProbeAdmin(SimpleHistoryAdmin):
         return ProbeChangeList
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
+        return [*self.readonly_fields, "headers_display"] if obj else []
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # add form: configuration only
@@ -177,6 +178,15 @@ class ProbeAdmin(SimpleHistoryAdmin):
                 (name, {**opts, "fields": [f for f in opts["fields"] if f not in self.readonly_fields]})
                 for name, opts in self.fieldsets
                 if any(f not in self.readonly_fields for f in opts["fields"])
+            ]
+        if not self.has_change_permission(request, obj):
+            # Read-only page: the raw JSON would show the header values; show them masked.
+            return [
+                (
+                    name,
+                    {**opts, "fields": ["headers_display" if f == "headers" else f for f in opts["fields"]]},
+                )
+                for name, opts in self.fieldsets
             ]
         return self.fieldsets
 
@@ -336,32 +346,50 @@ class ProbeAdmin(SimpleHistoryAdmin):
                 )  # fmt: skip
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        fields = {f: form.cleaned_data[f] for f in form.cleaned_data}
-        services.save_probe(probe=obj, actor=request.user, **fields)
-        if obj.runbook_id is None:
-            self.message_user(request, f"{obj} has no runbook linked yet.", messages.WARNING)
+    @admin.display(description="Headers")
+    def headers_display(self, obj):
+        headers = obj.headers or {}
+        if not headers:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"), "{}: {}", ((name, services.mask_secret(v)) for name, v in headers.items())
+        )
+
+    def _save(self, request, obj, form):
+        probe = services.save_probe(probe=obj, actor=request.user, **self.values(form))
+        if probe.runbook_id is None:
+            self.message_user(request, f"{probe} has no runbook linked yet.", messages.WARNING)
+        return probe
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, form.instance, form)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form)
+
+    def delete_object(self, request, obj):
+        services.delete_probe(probe=obj, actor=request.user)
+
+    def has_operate_permission(self, request):
+        return permissions.can_operate(request.user)
 
     def _each(self, request, queryset, fn, done: str):
-        ok = 0
-        for probe in queryset:
-            try:
-                fn(probe=probe, actor=request.user)
-                ok += 1
-            except ServiceError as exc:
-                self.message_user(request, f"{probe}: {exc.message}", messages.ERROR)
-        if ok:
-            self.message_user(request, f"{ok} probe(s) {done}.", messages.SUCCESS)
+        self.for_each(
+            request,
+            queryset,
+            lambda probe: fn(probe=probe, actor=request.user),
+            done="{n} probe(s) " + done + ".",
+        )
 
-    @admin.action(description="Pause selected probes", permissions=["change"])
+    @admin.action(description="Pause selected probes", permissions=["operate"])
     def pause(self, request, queryset):
         self._each(request, queryset, services.pause_probe, "paused")
 
-    @admin.action(description="Resume selected probes", permissions=["change"])
+    @admin.action(description="Resume selected probes", permissions=["operate"])
     def resume(self, request, queryset):
         self._each(request, queryset, services.resume_probe, "resumed")
 
-    @admin.action(description="Run selected probes now", permissions=["change"])
+    @admin.action(description="Run selected probes now", permissions=["operate"])
     def run_now(self, request, queryset):
         self._each(request, queryset, services.run_now, "queued to run now")
 
@@ -376,7 +404,7 @@ class MaintenanceWindowForm(ServiceErrorsForm):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(SimpleHistoryAdmin):
+class MaintenanceWindowAdmin(ServiceHistoryAdmin):
     form = MaintenanceWindowForm
     list_display = ["reason", "target", "starts_at", "ends_at", "recurrence_cron", "active_now", "created_by"]
     list_select_related = ["service", "probe", "created_by"]
@@ -392,12 +420,20 @@ class MaintenanceWindowAdmin(SimpleHistoryAdmin):
         active = services.window_active(obj, timezone.now())
         return badge("active", "purple") if active else badge("inactive", "grey")
 
-    def save_model(self, request, obj, form, change):
-        services.save_maintenance_window(window=obj, actor=request.user)
+    def create_object(self, request, form, formsets):
+        return services.save_maintenance_window(window=form.instance, actor=request.user, **self.values(form))
+
+    def update_object(self, request, obj, form, formsets):
+        return services.save_maintenance_window(window=obj, actor=request.user, **self.values(form))
+
+    def delete_object(self, request, obj):
+        services.delete_maintenance_window(window=obj, actor=request.user)
 
 
 @admin.register(ProbeAlert)
-class ProbeAlertAdmin(admin.ModelAdmin):
+class ProbeAlertAdmin(ServiceModelAdmin):
+    """Read-only: alerts open and resolve with their probe's state."""
+
     list_display = ["probe", "service", "status_col", "disposition", "grouped_under", "detected_at", "opened_at",
                     "resolved_at"]  # fmt: skip
     list_select_related = ["probe", "service", "grouped_under__probe"]
@@ -408,9 +444,3 @@ class ProbeAlertAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_col(self, obj):
         return badge(obj.get_status_display(), "red" if obj.status == ProbeAlert.Status.OPEN else "green")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from opsportal.api.router import router
 from opsportal.links import absolute_reverse
+from probes import permissions as probe_permissions
 from probes import selectors, services
 from probes.models import RUNTIME_FIELDS, MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
@@ -82,12 +83,10 @@ class UptimeSerializer(serializers.Serializer):
 
 
 class ProbeChangePermission(permissions.BasePermission):
-    """Transitions (pause, resume, run now) need change_probe, not add_probe."""
+    """Transitions (pause, resume, run now) need operate_probe, not add or change_probe."""
 
     def has_permission(self, request, view):
-        return bool(
-            request.user and request.user.is_authenticated and request.user.has_perm("probes.change_probe")
-        )
+        return probe_permissions.can_operate(request.user)
 
 
 TRANSITION_RESPONSES = {

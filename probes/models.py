@@ -165,6 +165,9 @@ class Probe(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Operating a probe (pause, resume, run now) is a responder's job; changing what it
+        # checks (URL, interval, headers) is a manager's (change_probe).
+        permissions = [("operate_probe", "Can pause, resume and run probes")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(timeout_seconds__gt=0) & Q(timeout_seconds__lte=120),

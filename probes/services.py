@@ -28,9 +28,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
-from opsportal.errors import Conflict, InvalidInput, ServiceError
+from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from opsportal.links import absolute_url
-from probes import conf, engine, netguard
+from probes import conf, engine, netguard, permissions
 from probes.models import MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,10 @@ def _check_literal(host: str, field: str) -> None:
 def save_probe(*, probe: Probe | None = None, actor=None, **fields) -> Probe:
     """Create or change a probe's configuration (admin and API both come here)."""
     creating = probe is None or probe.pk is None
+    if actor is not None and not permissions.can_configure(actor, creating=creating):
+        raise NotAllowed(
+            "Only engineering managers change what a probe checks; responders pause, resume and run it."
+        )
     probe = probe or Probe()
     old_headers = dict(probe.headers or {}) if not creating else {}
     if "headers" in fields:
@@ -174,8 +178,14 @@ def _event(probe: Probe, old: str, new: str, reason: str, now: datetime) -> Prob
     )
 
 
+def _require_operator(actor) -> None:
+    if actor is not None and not permissions.can_operate(actor):
+        raise NotAllowed("You may not pause, resume or run probes.")
+
+
 @transaction.atomic
 def pause_probe(*, probe: Probe, actor=None, now: datetime | None = None) -> Probe:
+    _require_operator(actor)
     now = now or timezone.now()
     probe = _lock(probe)
     if probe.state == State.PAUSED:
@@ -197,6 +207,7 @@ def pause_probe(*, probe: Probe, actor=None, now: datetime | None = None) -> Pro
 
 @transaction.atomic
 def resume_probe(*, probe: Probe, actor=None, now: datetime | None = None) -> Probe:
+    _require_operator(actor)
     now = now or timezone.now()
     probe = _lock(probe)
     if probe.state != State.PAUSED:
@@ -213,6 +224,7 @@ def resume_probe(*, probe: Probe, actor=None, now: datetime | None = None) -> Pr
 @transaction.atomic
 def run_now(*, probe: Probe, actor=None, now: datetime | None = None) -> uuidlib.UUID:
     """Lease the probe and enqueue its check right away (returns the lease token)."""
+    _require_operator(actor)
     now = now or timezone.now()
     probe = _lock(probe)
     if not probe.is_network:
@@ -737,6 +749,21 @@ def save_maintenance_window(
         raise InvalidInput(" ".join(exc.messages)) from None
     window.save()
     return window
+
+
+@transaction.atomic
+def delete_maintenance_window(*, window: MaintenanceWindow, actor=None) -> None:
+    if actor is not None and not actor.has_perm("probes.delete_maintenancewindow"):
+        raise NotAllowed("You may not delete maintenance windows.")
+    window.delete()
+
+
+@transaction.atomic
+def delete_probe(*, probe: Probe, actor=None) -> None:
+    """Remove a probe with its results and events (pausing keeps them)."""
+    if actor is not None and not actor.has_perm("probes.delete_probe"):
+        raise NotAllowed("Only engineering managers delete probes.")
+    _lock(probe).delete()
 
 
 # ---------------------------------------------------------------------------------------

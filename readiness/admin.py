@@ -4,7 +4,7 @@ review page (items, evidence, automatic results, sign-off), templates; history e
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
 from opsportal.db import count_subquery
 from opsportal.errors import ServiceError
@@ -103,7 +103,7 @@ def _done_subquery():
 
 
 @admin.register(Release)
-class ReleaseAdmin(SimpleHistoryAdmin):
+class ReleaseAdmin(ServiceHistoryAdmin):
     form = ReleaseForm
     list_display = [
         "__str__",
@@ -189,26 +189,20 @@ class ReleaseAdmin(SimpleHistoryAdmin):
             reverse("admin:readiness_release_review", args=[obj.pk]),
         )
 
-    def save_model(self, request, obj, form, change):
-        if change and not form.changed_data:
-            return
-        data = {f: form.cleaned_data[f] for f in form.cleaned_data if f != "services"}
-        try:
-            if change:
-                saved = services.update_release(
-                    release=obj, actor=request.user, services=form.cleaned_data["services"], **data
-                )
-            else:
-                saved = services.create_release(
-                    actor=request.user, services=form.cleaned_data["services"], **data
-                )
-        except ServiceError as exc:
-            raise PermissionDenied(exc.message) from exc
-        obj.pk = saved.pk
-        obj.refresh_from_db()
+    def create_object(self, request, form, formsets):
+        data = self.values(form)
+        return services.create_release(actor=request.user, services=data.pop("services"), **data)
 
-    def save_related(self, request, form, formsets, change):
-        """Services were set by the service function (it also invalidates sign-offs)."""
+    def update_object(self, request, obj, form, formsets):
+        if not form.changed_data:
+            return obj
+        data = self.values(form)
+        return services.update_release(
+            release=Release.objects.get(pk=obj.pk), actor=request.user, services=data.pop("services"), **data
+        )
+
+    def delete_object(self, request, obj):
+        services.delete_release(release=obj, actor=request.user)
 
     # --- the review page ---------------------------------------------------------------------
     def get_urls(self):
@@ -230,34 +224,33 @@ class ReleaseAdmin(SimpleHistoryAdmin):
     def review_view(self, request, pk):
         if not permissions.can_view(request.user):
             raise PermissionDenied
-        release = get_object_or_404(Release, pk=pk)
+        release = get_object_or_404(self.get_queryset(request), pk=pk)
         here = reverse("admin:readiness_release_review", args=[pk])
         if request.method == "POST":
             verb = request.POST.get("action", "")
-            try:
-                if verb == "item":
-                    raw = request.POST.get("item", "")
-                    item = get_object_or_404(
-                        ReviewItem, pk=int(raw) if raw.isdigit() else 0, review__release=release
-                    )
-                    services.update_item(
-                        item=item,
-                        actor=request.user,
-                        state=request.POST.get("state", ""),
-                        evidence_url=request.POST.get("evidence_url", ""),
-                        evidence_note=request.POST.get("evidence_note", ""),
-                        waiver_reason=request.POST.get("waiver_reason", ""),
-                    )
-                    done = f"Saved '{item.title}'."
-                elif verb in self.ACTIONS:
-                    fn, done = self.ACTIONS[verb]
-                    fn(release=release, actor=request.user)
-                else:
-                    raise PermissionDenied("Unknown action.")
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+            if verb == "item":
+                raw = request.POST.get("item", "")
+                item = get_object_or_404(
+                    ReviewItem,
+                    pk=int(raw) if raw.isascii() and raw.isdecimal() else 0,
+                    review__release=release,
+                )
+                self.run_service(
+                    request,
+                    services.update_item,
+                    item=item,
+                    actor=request.user,
+                    state=request.POST.get("state", ""),
+                    evidence_url=request.POST.get("evidence_url", ""),
+                    evidence_note=request.POST.get("evidence_note", ""),
+                    waiver_reason=request.POST.get("waiver_reason", ""),
+                    success=f"Saved '{item.title}'.",
+                )
+            elif verb in self.ACTIONS:
+                fn, done = self.ACTIONS[verb]
+                self.run_service(request, fn, release=release, actor=request.user, success=done)
             else:
-                self.message_user(request, done, messages.SUCCESS)
+                raise PermissionDenied("Unknown action.")
             return HttpResponseRedirect(here)
         release.refresh_from_db()
         review = ReadinessReview.objects.filter(release=release).first()
@@ -327,9 +320,26 @@ class TemplateItemInline(admin.TabularInline):
 
 
 @admin.register(ReadinessTemplate)
-class ReadinessTemplateAdmin(SimpleHistoryAdmin):
+class ReadinessTemplateAdmin(ServiceHistoryAdmin):
     list_display = ["name", "is_default", "risk_levels", "manager_signoff", "item_count"]
     inlines = [TemplateItemInline]
+
+    def _save(self, request, obj, form, formsets):
+        items, removed = (None, ())
+        for formset in formsets:
+            items, removed = self.inline_rows(request, formset)
+        return services.save_template(
+            template=obj, actor=request.user, items=items, removed_items=removed, **self.values(form)
+        )
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, None, form, formsets)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form, formsets)
+
+    def delete_object(self, request, obj):
+        services.delete_template(template=obj, actor=request.user)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_items=count_subquery(TemplateItem, "template"))

@@ -27,6 +27,7 @@ from readiness.models import (
     ReviewItem,
     Risk,
     Signature,
+    TemplateItem,
 )
 
 RELEASE_FIELDS = (
@@ -393,3 +394,85 @@ def record_gate(*, release: Release, result: selectors.GateResult) -> None:
     Release.objects.filter(pk=release.pk).update(
         last_gate_decision=result.decision, last_gate_at=result.checked_at
     )
+
+
+# --- templates (the checklists a review starts from) -----------------------------------------
+
+
+def _require_template_editor(actor) -> None:
+    if actor is not None and not actor.has_perm("readiness.change_readinesstemplate"):
+        raise NotAllowed("Only engineering managers edit readiness templates.")
+
+
+@transaction.atomic
+def save_template(
+    *,
+    template: ReadinessTemplate | None = None,
+    actor,
+    items: list[dict] | None = None,
+    removed_items: Iterable[TemplateItem] = (),
+    **fields,
+) -> ReadinessTemplate:
+    """Create or edit a template. ``items`` are the kept items' fields (``id`` None for a new
+    one); ``removed_items`` are deleted. Reviews already started keep the items they copied."""
+    if template is None or template.pk is None:
+        if actor is not None and not actor.has_perm("readiness.add_readinesstemplate"):
+            raise NotAllowed("Only engineering managers add readiness templates.")
+    else:
+        _require_template_editor(actor)
+    template = template or ReadinessTemplate()
+    for name, value in fields.items():
+        setattr(template, name, value)
+    if template.is_default:
+        # one default: the new one takes over (a partial unique index backs this)
+        ReadinessTemplate.objects.filter(is_default=True).exclude(pk=template.pk).update(is_default=False)
+    template.full_clean()
+    template.save()
+    for item in removed_items:
+        if item.template_id == template.pk:
+            item.delete()
+    rows = list(items or [])
+    keys = [row.get("key") for row in rows]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("Two items of a template cannot share a key.", field="items")
+    positions = [row.get("position") for row in rows]
+    if len(set(positions)) != len(positions):
+        raise InvalidInput("Two items of a template cannot share a position.", field="items")
+    existing = {i.pk: i for i in template.items.all()}
+    # Free positions and keys first so a reorder never trips the unique constraints midway.
+    for row in rows:
+        if row.get("id") in existing:
+            item = existing[row["id"]]
+            item.position = 10000 + item.pk
+            item.key = f"__moving-{item.pk}"
+            item.save(update_fields=["position", "key"])
+    for row in rows:
+        item = existing.get(row.get("id")) or TemplateItem(template=template)
+        for name, value in row.items():
+            if name not in ("id", "template"):
+                setattr(item, name, "" if value is None and name in ("check_key", "guidance") else value)
+        item.full_clean(exclude=["template"])
+        item.save()
+    return template
+
+
+@transaction.atomic
+def delete_template(*, template: ReadinessTemplate, actor) -> None:
+    if actor is not None and not actor.has_perm("readiness.delete_readinesstemplate"):
+        raise NotAllowed("Only engineering managers delete readiness templates.")
+    if template.is_default:
+        raise Conflict("The default template cannot be deleted: make another one the default first.")
+    template.delete()
+
+
+@transaction.atomic
+def delete_release(*, release: Release, actor) -> None:
+    """Delete a release that never shipped (planned, in review, approved or cancelled); a
+    shipped or rolled-back release is the record of a deploy and stays."""
+    locked = Release.objects.select_for_update().get(pk=release.pk)
+    if actor is not None and not actor.has_perm("readiness.delete_release"):
+        raise NotAllowed("Only engineering managers delete releases.")
+    if locked.status in (Release.Status.SHIPPED, Release.Status.ROLLED_BACK):
+        raise Conflict(f"{locked} was {locked.get_status_display().lower()}: its record stays.")
+    locked._history_user = actor
+    locked.delete()

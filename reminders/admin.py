@@ -3,9 +3,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.permissions import is_manager
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from reminders import registry, services
 from reminders.models import QuietHours, ReminderLog, RuleConfig
 
@@ -22,7 +22,10 @@ def _human(delta) -> str:
 
 
 @admin.register(RuleConfig)
-class RuleConfigAdmin(SimpleHistoryAdmin):
+class RuleConfigAdmin(ServiceHistoryAdmin):
+    """Rules come from code; a row exists for every registered rule: edited, never added or
+    deleted here."""
+
     list_display = ["key", "title", "enabled", "cadence", "second_stage"]
     list_editable = ["enabled"]
     list_filter = ["enabled"]
@@ -31,11 +34,8 @@ class RuleConfigAdmin(SimpleHistoryAdmin):
     readonly_fields = ["key", "description"]
     change_list_template = "admin/reminders/ruleconfig/change_list.html"
 
-    def has_add_permission(self, request):
-        return False  # rules come from code; rows exist for every registered rule
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def update_object(self, request, obj, form, formsets):
+        return services.update_rule_config(config=obj, actor=request.user, **self.changes(form))
 
     def changelist_view(self, request, extra_context=None):
         services.sync_rule_configs()
@@ -90,22 +90,15 @@ class RuleConfigAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ReminderLog)
-class ReminderLogAdmin(admin.ModelAdmin):
+class ReminderLogAdmin(ServiceModelAdmin):
+    """Read-only: the sweep's exactly-once ledger."""
+
     list_display = ["sent_at", "rule", "summary", "stage", "recipient_link", "due_point"]
     list_filter = ["rule", "stage", ("sent_at", admin.DateFieldListFilter)]
     search_fields = ["object_key", "summary", "recipient_key"]
     list_select_related = ["recipient"]
     date_hierarchy = "sent_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Recipient")
     def recipient_link(self, obj):
@@ -119,7 +112,7 @@ class ReminderLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuietHours)
-class QuietHoursAdmin(admin.ModelAdmin):
+class QuietHoursAdmin(ServiceModelAdmin):
     list_display = ["user", "start", "end"]
     autocomplete_fields = ["user"]
 
@@ -133,7 +126,17 @@ class QuietHoursAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if is_manager(request.user) else ["user"]
 
-    def save_model(self, request, obj, form, change):
-        if not is_manager(request.user):
-            obj.user = request.user  # people set their own quiet hours; managers anyone's
-        super().save_model(request, obj, form, change)
+    def create_object(self, request, form, formsets):
+        d = form.cleaned_data
+        return services.save_quiet_hours(
+            actor=request.user, user=d.get("user"), start=d["start"], end=d["end"]
+        )
+
+    def update_object(self, request, obj, form, formsets):
+        d = form.cleaned_data
+        return services.save_quiet_hours(
+            quiet=obj, actor=request.user, user=d.get("user"), start=d["start"], end=d["end"]
+        )
+
+    def delete_object(self, request, obj):
+        services.delete_quiet_hours(quiet=obj, actor=request.user)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.permissions import is_manager
+from opsportal.errors import InvalidInput, NotAllowed
 from reminders import registry
 from reminders.models import QuietHours, ReminderLog, RuleConfig, SweepLock
 
@@ -185,3 +187,56 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
             report.deferred,
         )
     return report
+
+
+# --- settings people edit in the admin ---------------------------------------------------------
+
+
+@transaction.atomic
+def update_rule_config(*, config: RuleConfig, actor, **fields) -> RuleConfig:
+    """Switch a reminder rule on or off, or change its cadence (engineering managers)."""
+    if actor is not None and not actor.has_perm("reminders.change_ruleconfig"):
+        raise NotAllowed("Only engineering managers change reminder rules.")
+    unknown = set(fields) - {"enabled", "interval", "escalate_after"}
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    row = RuleConfig.objects.select_for_update().get(pk=config.pk)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    for name in ("interval", "escalate_after"):
+        value = getattr(row, name)
+        if value is not None and value.total_seconds() < 60:
+            raise InvalidInput("At least one minute (or empty for the rule's default).", field=name)
+    row._history_user = actor
+    row.save()
+    return row
+
+
+def _quiet_owner(actor, user):
+    """People set their own quiet hours; engineering managers anyone's."""
+    if user is None or is_manager(actor):
+        return user or actor
+    if user.pk != actor.pk:
+        raise NotAllowed("You may only set your own quiet hours.", field="user")
+    return user
+
+
+@transaction.atomic
+def save_quiet_hours(*, quiet: QuietHours | None = None, actor, user=None, start, end) -> QuietHours:
+    if quiet is not None and quiet.pk is not None and quiet.user_id != actor.pk and not is_manager(actor):
+        raise NotAllowed("You may only change your own quiet hours.")
+    owner = _quiet_owner(actor, user or (quiet.user if quiet is not None and quiet.user_id else None))
+    if start == end:
+        raise InvalidInput("Quiet hours need a start and an end that differ.", field="end")
+    row = quiet or QuietHours()
+    row.user, row.start, row.end = owner, start, end
+    row.full_clean()
+    row.save()
+    return row
+
+
+@transaction.atomic
+def delete_quiet_hours(*, quiet: QuietHours, actor) -> None:
+    if quiet.user_id != actor.pk and not is_manager(actor):
+        raise NotAllowed("You may only remove your own quiet hours.")
+    quiet.delete()

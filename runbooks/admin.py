@@ -1,15 +1,13 @@
 from django import forms
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
-from opsportal.errors import ServiceError
+from opsportal.admin_base import ServiceHistoryAdmin
 from runbooks import markdown, permissions, selectors, services
 from runbooks.badges import freshness_badge
 from runbooks.models import Runbook
@@ -69,7 +67,7 @@ class RecordTestForm(forms.Form):
 
 
 @admin.register(Runbook)
-class RunbookAdmin(SimpleHistoryAdmin):
+class RunbookAdmin(ServiceHistoryAdmin):
     list_display = [
         "title",
         "owner_team",
@@ -176,33 +174,40 @@ class RunbookAdmin(SimpleHistoryAdmin):
 
     # -- writes go through the services ----------------------------------------------------
 
-    def save_model(self, request, obj, form, change):
+    def _save(self, request, obj, form):
         fields = {k: v for k, v in form.cleaned_data.items() if k in services.EDITABLE_FIELDS}
-        saved = services.save_runbook(
+        return services.save_runbook(
             actor=request.user, runbook=obj, services=form.cleaned_data.get("services"), **fields
         )
-        obj.pk = saved.pk
 
-    def save_related(self, request, form, formsets, change):
-        # services were set by services.save_runbook; only inline formsets remain (none today)
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+    def create_object(self, request, form, formsets):
+        return self._save(request, form.instance, form)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, obj, form)
+
+    def delete_object(self, request, obj):
+        services.delete_runbook(runbook=obj, actor=request.user)
+
+    def revert_disabled(self, request, obj=None):
+        return not self.has_change_permission(request, obj)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         """The history page's "Revert" button restores through services.restore_version."""
         if request.method != "POST":
             return super().history_form_view(request, object_id, version_id, extra_context)
-        runbook = get_object_or_404(Runbook, pk=object_id)
+        runbook = self.visible_object(request, object_id)
         if not self.has_change_permission(request, runbook):
-            return super().history_form_view(request, object_id, version_id, extra_context)
-        try:
-            services.restore_version(runbook=runbook, history_id=int(version_id), actor=request.user)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(
-                request, f"Restored the version {version_id} of {runbook.title}.", messages.SUCCESS
-            )
+            raise PermissionDenied
+        version = str(version_id)
+        self.run_service(
+            request,
+            services.restore_version,
+            runbook=runbook,
+            history_id=int(version) if version.isascii() and version.isdecimal() else 0,
+            actor=request.user,
+            success=f"Restored the version {version_id} of {runbook.title}.",
+        )
         return HttpResponseRedirect(reverse("admin:runbooks_runbook_change", args=[runbook.pk]))
 
     # -- actions ---------------------------------------------------------------------------
@@ -216,37 +221,29 @@ class RunbookAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Mark reviewed (the steps are still right)")
     def mark_reviewed(self, request, queryset):
-        done = 0
-        for runbook in queryset[:200]:
-            try:
-                services.mark_reviewed(runbook=runbook, actor=request.user)
-            except ServiceError as exc:
-                self.message_user(request, f"{runbook}: {exc.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"Marked {done} runbook(s) reviewed.", messages.SUCCESS)
+        self.for_each(
+            request,
+            queryset[:200],
+            lambda runbook: services.mark_reviewed(runbook=runbook, actor=request.user),
+            done="Marked {n} runbook(s) reviewed.",
+        )
 
     @admin.action(description="Record test (game day, drill or incident) with evidence")
     def record_test(self, request, queryset):
         selected = list(queryset[:200])
         form = RecordTestForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            done = 0
-            try:
-                with transaction.atomic():
-                    for runbook in selected:
-                        services.record_test(
-                            runbook=runbook,
-                            actor=request.user,
-                            evidence_url=form.cleaned_data["evidence_url"],
-                            evidence_note=form.cleaned_data["evidence_note"],
-                        )
-                        done += 1
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return None
-            self.message_user(request, f"Recorded a test of {done} runbook(s).", messages.SUCCESS)
+
+            def record_all():
+                for runbook in selected:
+                    services.record_test(
+                        runbook=runbook,
+                        actor=request.user,
+                        evidence_url=form.cleaned_data["evidence_url"],
+                        evidence_note=form.cleaned_data["evidence_note"],
+                    )
+
+            self.run_service(request, record_all, success=f"Recorded a test of {len(selected)} runbook(s).")
             return None
         context = {
             **self.admin_site.each_context(request),

@@ -178,3 +178,14 @@ def restore_version(*, runbook: Runbook, history_id: int, actor) -> Runbook:
     _save(locked, actor=actor, reason=f"Restored version {history_id} of {stamp}")
     locked.services.set(Service.objects.filter(pk__in=service_ids))
     return locked
+
+
+@transaction.atomic
+def delete_runbook(*, runbook: Runbook, actor) -> None:
+    """Delete a runbook (engineering managers); incidents and probes that linked it keep their
+    record without it."""
+    if actor is not None and not actor.has_perm("runbooks.delete_runbook"):
+        raise NotAllowed("Only engineering managers delete runbooks.")
+    locked = _locked(runbook)
+    locked._history_user = actor
+    locked.delete()

@@ -7,12 +7,10 @@ from __future__ import annotations
 import threading
 
 from django import forms
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
-from opsportal.errors import ServiceError
+from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from status import selectors, services
 from status.models import Component, ComponentStatus, PublicIncident, ScheduledMaintenance, Subscriber
 
@@ -42,7 +40,7 @@ class ComponentForm(forms.ModelForm):
 
 
 @admin.register(Component)
-class ComponentAdmin(SimpleHistoryAdmin):
+class ComponentAdmin(ServiceHistoryAdmin):
     form = ComponentForm
     list_display = [
         "name",
@@ -86,33 +84,36 @@ class ComponentAdmin(SimpleHistoryAdmin):
         status = getattr(_page, "statuses", {}).get(obj.pk)
         return ComponentStatus(status).label if status else "-"
 
-    def save_model(self, request, obj, form, change):
+    def _save(self, request, form):
         data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                component = services.save_component(
-                    actor=request.user,
-                    service=data["service"],
-                    name=data["name"],
-                    group=data["group"],
-                    order=data["order"],
-                    description=data["description"],
-                    public=data["public"],
-                )
-                services.set_override(
-                    component=component,
-                    actor=request.user,
-                    status=data["override_status"],
-                    reason=data["override_reason"],
-                )
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return
-        obj.pk = component.pk
+        component = services.save_component(
+            actor=request.user,
+            service=data["service"],
+            name=data["name"],
+            group=data["group"],
+            order=data["order"],
+            description=data["description"],
+            public=data["public"],
+        )
+        return services.set_override(
+            component=component,
+            actor=request.user,
+            status=data["override_status"],
+            reason=data["override_reason"],
+        )
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, form)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, form)
+
+    def delete_object(self, request, obj):
+        services.delete_component(component=obj, actor=request.user)
 
 
 @admin.register(PublicIncident)
-class PublicIncidentAdmin(SimpleHistoryAdmin):
+class PublicIncidentAdmin(ServiceHistoryAdmin):
     list_display = ["incident", "public", "public_title", "public_id", "changed_by", "changed_at"]
     list_filter = ["public"]
     list_select_related = ["incident", "changed_by"]
@@ -123,41 +124,41 @@ class PublicIncidentAdmin(SimpleHistoryAdmin):
     actions = ["make_public", "make_not_public"]
     show_full_result_count = False
 
-    def save_model(self, request, obj, form, change):
-        try:
-            record = services.set_incident_public(
-                incident=form.cleaned_data["incident"],
-                actor=request.user,
-                public=form.cleaned_data["public"],
-                public_title=form.cleaned_data["public_title"],
-            )
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return
-        obj.pk = record.pk
+    def _save(self, request, form):
+        return services.set_incident_public(
+            incident=form.cleaned_data["incident"],
+            actor=request.user,
+            public=form.cleaned_data["public"],
+            public_title=form.cleaned_data["public_title"],
+        )
+
+    def create_object(self, request, form, formsets):
+        return self._save(request, form)
+
+    def update_object(self, request, obj, form, formsets):
+        return self._save(request, form)
 
     def _bulk(self, request, queryset, public: bool):
-        done = 0
-        for record in queryset.select_related("incident"):
-            try:
-                services.set_incident_public(incident=record.incident, actor=request.user, public=public)
-                done += 1
-            except ServiceError as exc:
-                messages.error(request, exc.message)
-                return
-        messages.success(request, f"{done} incident(s) marked {'public' if public else 'not public'}.")
+        self.for_each(
+            request,
+            queryset.select_related("incident"),
+            lambda record: services.set_incident_public(
+                incident=record.incident, actor=request.user, public=public
+            ),
+            done="{n} incident(s) marked " + ("public" if public else "not public") + ".",
+        )
 
-    @admin.action(description="Show on the status page")
+    @admin.action(description="Show on the status page", permissions=["change"])
     def make_public(self, request, queryset):
         self._bulk(request, queryset, True)
 
-    @admin.action(description="Mark not public (hide from the status page)")
+    @admin.action(description="Mark not public (hide from the status page)", permissions=["change"])
     def make_not_public(self, request, queryset):
         self._bulk(request, queryset, False)
 
 
 @admin.register(ScheduledMaintenance)
-class ScheduledMaintenanceAdmin(SimpleHistoryAdmin):
+class ScheduledMaintenanceAdmin(ServiceHistoryAdmin):
     list_display = ["title", "starts_at", "ends_at", "cancelled", "created_by"]
     list_filter = ["cancelled"]
     list_select_related = ["created_by"]
@@ -165,38 +166,37 @@ class ScheduledMaintenanceAdmin(SimpleHistoryAdmin):
     filter_horizontal = ["components"]
     actions = ["cancel"]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            # Edits of an announced window (text, times) are plain saves; cancel via the action.
-            obj.save()
-            return
-        try:
-            created = services.schedule_maintenance(
-                actor=request.user,
-                title=form.cleaned_data["title"],
-                description=form.cleaned_data["description"],
-                starts_at=form.cleaned_data["starts_at"],
-                ends_at=form.cleaned_data["ends_at"],
-                components=form.cleaned_data["components"],
-            )
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-            return
-        obj.pk = created.pk
+    def create_object(self, request, form, formsets):
+        d = form.cleaned_data
+        return services.schedule_maintenance(
+            actor=request.user, title=d["title"], description=d["description"], starts_at=d["starts_at"],
+            ends_at=d["ends_at"], components=d["components"],
+        )  # fmt: skip
 
-    def save_related(self, request, form, formsets, change):
-        if change:
-            super().save_related(request, form, formsets, change)
+    def update_object(self, request, obj, form, formsets):
+        d = form.cleaned_data
+        return services.update_maintenance(
+            maintenance=obj, actor=request.user, title=d["title"], description=d["description"],
+            starts_at=d["starts_at"], ends_at=d["ends_at"], components=d["components"], cancelled=d.get("cancelled"),
+        )  # fmt: skip
+
+    def delete_object(self, request, obj):
+        services.delete_maintenance(maintenance=obj, actor=request.user)
 
     @admin.action(description="Cancel the selected maintenance")
     def cancel(self, request, queryset):
-        for m in queryset:
-            services.cancel_maintenance(maintenance=m, actor=request.user)
-        messages.success(request, "Cancelled.")
+        self.for_each(
+            request,
+            queryset,
+            lambda m: services.cancel_maintenance(maintenance=m, actor=request.user),
+            done="Cancelled {n} maintenance window(s).",
+        )
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(ServiceModelAdmin):
+    """Subscribers opt in themselves (double opt-in); the admin reads and erases."""
+
     list_display = ["email", "state", "confirmed_at", "unsubscribed_at", "created_at"]
     list_filter = ["state"]
     search_fields = ["email"]
@@ -211,5 +211,5 @@ class SubscriberAdmin(admin.ModelAdmin):
     exclude = ["nonce"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False  # subscribers opt in themselves (double opt-in)
+    def delete_object(self, request, obj):
+        services.delete_subscriber(subscriber=obj, actor=request.user)

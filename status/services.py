@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, StatusUpdate
 from notifications.services import notify
-from opsportal.errors import InvalidInput, NotAllowed
+from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_reverse
 from status import permissions
 from status.models import (
@@ -173,6 +173,66 @@ def cancel_maintenance(*, maintenance: ScheduledMaintenance, actor) -> Scheduled
         maintenance.cancelled = True
         maintenance.save(update_fields=["cancelled"])
     return maintenance
+
+
+@transaction.atomic
+def update_maintenance(
+    *,
+    maintenance: ScheduledMaintenance,
+    actor,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    components: Iterable[Component],
+    description: str = "",
+    cancelled: bool | None = None,
+) -> ScheduledMaintenance:
+    """Edit an announced window (text, times, components); ``cancelled=True`` cancels it
+    (the same rules as ``cancel_maintenance``). A cancelled window is not un-cancelled:
+    announce a new one."""
+    if not permissions.can_override(actor):
+        raise NotAllowed("Only responders and engineering managers change maintenance.")
+    locked = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
+    if locked.cancelled and cancelled is False:
+        raise Conflict("A cancelled maintenance stays cancelled: announce a new one.", field="cancelled")
+    title = (title or "").strip()
+    if not title:
+        raise InvalidInput("Give the maintenance a title.", field="title")
+    if not starts_at or not ends_at or ends_at <= starts_at:
+        raise InvalidInput("Maintenance must end after it starts.", field="ends_at")
+    components = list(components)
+    if not components:
+        raise InvalidInput("Pick the affected components.", field="components")
+    locked.title, locked.description = title, (description or "").strip()
+    locked.starts_at, locked.ends_at = starts_at, ends_at
+    if cancelled:
+        locked.cancelled = True
+    locked._history_user = actor
+    locked.save()
+    locked.components.set(components)
+    return locked
+
+
+@transaction.atomic
+def delete_maintenance(*, maintenance: ScheduledMaintenance, actor) -> None:
+    if not permissions.can_override(actor):
+        raise NotAllowed("Only responders and engineering managers remove maintenance.")
+    maintenance.delete()
+
+
+@transaction.atomic
+def delete_component(*, component: Component, actor) -> None:
+    if not permissions.can_publish(actor):
+        raise NotAllowed("Only engineering managers configure status page components.")
+    component.delete()
+
+
+@transaction.atomic
+def delete_subscriber(*, subscriber: Subscriber, actor) -> None:
+    """Erase a subscriber's address (e.g. on request); they can subscribe again."""
+    if not permissions.can_publish(actor):
+        raise NotAllowed("Only engineering managers remove subscribers.")
+    subscriber.delete()
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,4 +1,16 @@
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+from accounts.permissions import has_any_role
+
+
+class HasARole(BasePermission):
+    """The API's description (schema, Swagger UI, ReDoc): people who hold a role, not every
+    account that can sign in."""
+
+    message = "The API description is for people who hold a role in the portal."
+
+    def has_permission(self, request, view):
+        return has_any_role(request.user)
 
 
 class DjangoModelPermissionsWithView(DjangoModelPermissions):

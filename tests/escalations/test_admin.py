@@ -169,7 +169,7 @@ def test_resolve_action_requires_a_reply_and_tells_support(client, responder, su
 
 @pytest.mark.parametrize(
     ("actor", "status", "can_act"),
-    [("manager", 200, True), ("responder", 200, True), ("release_lead", 200, False), ("superuser", 200, True),
+    [("manager", 200, True), ("responder", 200, True), ("release_lead", 403, False), ("superuser", 200, True),
      ("support_user", 403, False), ("outsider", 403, False)],
 )  # fmt: skip
 def test_who_sees_and_triages(client, request, actor, status, can_act, support_user, service):
