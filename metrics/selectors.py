@@ -30,6 +30,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
@@ -38,7 +39,9 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
     Field,
     FloatField,
@@ -172,20 +175,48 @@ class Metric:
     scope: Q  # which incidents the metric is about (all, or those with customer impact)
 
 
-def metric_expressions() -> dict[str, object]:
+def _spans() -> dict[str, tuple[object, object, Q | None]]:
+    """metric -> (end, start, only for incidents matching): the definitions above, once."""
     return {
-        "time_to_detect": Seconds(F("detected_at"), F("started_at")),
-        "time_to_acknowledge": Seconds(F("acknowledged_at"), F("detected_at")),
-        "time_to_mitigate": Seconds(F("mitigated_at"), F("started_at")),
-        "time_to_resolve": Seconds(F("resolved_at"), F("started_at")),
-        "customer_impact_duration": Case(
-            When(
-                HAS_CUSTOMER_IMPACT,
-                then=Seconds(Coalesce(F("mitigated_at"), F("resolved_at")), F("started_at")),
-            ),
-            output_field=FloatField(),
+        "time_to_detect": (F("detected_at"), F("started_at"), None),
+        "time_to_acknowledge": (F("acknowledged_at"), F("detected_at"), None),
+        "time_to_mitigate": (F("mitigated_at"), F("started_at"), None),
+        "time_to_resolve": (F("resolved_at"), F("started_at"), None),
+        "customer_impact_duration": (
+            Coalesce(F("mitigated_at"), F("resolved_at")),
+            F("started_at"),
+            HAS_CUSTOMER_IMPACT,
         ),
     }
+
+
+def metric_expressions() -> dict[str, object]:
+    """metric -> seconds as a float (what the statistics aggregate)."""
+    out = {}
+    for key, (end, start, only) in _spans().items():
+        value = Seconds(end, start)
+        out[key] = Case(When(only, then=value), output_field=FloatField()) if only is not None else value
+    return out
+
+
+def duration_expressions() -> dict[str, object]:
+    """metric -> the exact duration (a timedelta to the microsecond: PostgreSQL subtracts
+    timestamps into an interval, SQLite through Django's timestamp difference in
+    microseconds), for per-incident rows."""
+    out = {}
+    for key, (end, start, only) in _spans().items():
+        value = ExpressionWrapper(end - start, output_field=DurationField())
+        out[key] = Case(When(only, then=value), output_field=DurationField()) if only is not None else value
+    return out
+
+
+def exact_seconds(duration: timedelta) -> Decimal:
+    """A duration in seconds, exactly: whole seconds print as integers (1123457), fractions
+    as many decimals as they need (2345678.25, 0.000001)."""
+    micro = duration // timedelta(microseconds=1)
+    if micro % 1_000_000 == 0:
+        return Decimal(micro // 1_000_000)
+    return Decimal(micro).scaleb(-6).normalize()  # str() stays plain: at most 6 decimals
 
 
 def metrics() -> list[Metric]:
@@ -506,13 +537,14 @@ def trends(filters: Filters, *, now: datetime | None = None, weeks: int = TREND_
 
 
 def incident_rows(filters: Filters) -> QuerySet:
-    """Per-incident metric rows for the CSV export (streamed with .iterator())."""
-    exprs = metric_expressions()
+    """Per-incident metric rows for the CSV export (streamed with .iterator()): each metric
+    as ``<metric>_duration``, an exact timedelta (``exact_seconds`` prints it)."""
+    exprs = duration_expressions()
     return (
         incident_scope(filters)
         .annotate(
             has_customer_impact=Case(When(HAS_CUSTOMER_IMPACT, then=Value(True)), default=Value(False)),
-            **{f"{key}_seconds": expr for key, expr in exprs.items()},
+            **{f"{key}_duration": expr for key, expr in exprs.items()},
         )
         .order_by("detected_at", "id")
         .values(
@@ -530,7 +562,7 @@ def incident_rows(filters: Filters) -> QuerySet:
             "resolved_at",
             "has_customer_impact",
             "customers_affected",
-            *(f"{key}_seconds" for key in exprs),
+            *(f"{key}_duration" for key in exprs),
         )
     )
 

@@ -152,12 +152,22 @@ def test_incident_rows(world):
     rows = list(selectors.incident_rows(Filters(**MARCH)))
     assert [r["number"] for r in rows] == [world["incidents"][k].number for k in "ABCDE"]
     d = rows[3]
-    assert d["time_to_detect_seconds"] == 240.0
-    assert d["time_to_acknowledge_seconds"] is None
-    assert d["customer_impact_duration_seconds"] is None
+    assert d["time_to_detect_duration"] == timedelta(seconds=240)
+    assert d["time_to_acknowledge_duration"] is None
+    assert d["customer_impact_duration_duration"] is None
     assert rows[1]["has_customer_impact"] is False
-    assert rows[1]["customer_impact_duration_seconds"] is None
-    assert rows[4]["customer_impact_duration_seconds"] == 3600.0
+    assert rows[1]["customer_impact_duration_duration"] is None
+    assert rows[4]["customer_impact_duration_duration"] == timedelta(hours=1)
+
+
+def test_exact_seconds():
+    from decimal import Decimal
+
+    assert str(selectors.exact_seconds(timedelta(seconds=1_123_457))) == "1123457"
+    assert str(selectors.exact_seconds(timedelta(seconds=2_345_678, microseconds=250_000))) == "2345678.25"
+    assert str(selectors.exact_seconds(timedelta(microseconds=1))) == "0.000001"
+    assert str(selectors.exact_seconds(timedelta(0))) == "0"
+    assert selectors.exact_seconds(timedelta(days=400, microseconds=7)) == Decimal("34560000.000007")
 
 
 def test_sub_second_precision(world):
