@@ -88,7 +88,9 @@ class FrequencySerializer(serializers.Serializer):
     by_service = ServiceCountSerializer(
         many=True, help_text="Top 10 services (each affected service counts)."
     )
-    per_week = WeekCountSerializer(many=True, help_text="Weeks from the start of the period.")
+    per_week = WeekCountSerializer(
+        many=True, help_text="Local weeks (Monday 00:00 in TIME_ZONE) overlapping the period."
+    )
 
 
 class PeriodSerializer(serializers.Serializer):

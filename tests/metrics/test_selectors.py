@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db.models import F
 
 from metrics import selectors
 from metrics.selectors import Filters
@@ -114,8 +113,13 @@ def test_frequency(world):
         {"service_id": world["checkout"].pk, "service": "Checkout", "count": 3},
         {"service_id": world["search"].pk, "service": "Search", "count": 2},
     ]
-    # 7-day weeks from March 1: A (2nd) | B, C (9th, 10th) | D, E (16th, 20th) | - | 29th-31st
-    assert [w["count"] for w in freq["per_week"]] == [1, 2, 2, 0, 0]
+    # Monday weeks: Feb 23 (only Sunday March 1 is in the period) | A (2nd) | B, C (9th, 10th) |
+    # D, E (16th, 20th) | - | March 30-31
+    assert [w["week_start"] for w in freq["per_week"]] == [
+        at(2, 23, 0),
+        *(at(3, d, 0) for d in (2, 9, 16, 23, 30)),
+    ]
+    assert [w["count"] for w in freq["per_week"]] == [0, 1, 2, 2, 0, 0]
 
 
 def test_trends_last_twelve_weeks(world, settings):
@@ -210,7 +214,7 @@ def test_window_fallback_equals_percentile_cont(settings):
     series = [
         selectors.Series(m.key, m.value, m.scope) for m in selectors.metrics()
     ] + selectors._mttd_series()
-    for group in (None, selectors.WeekIndex(F("detected_at"), base)):
+    for group in (None, selectors.local_week()):
         native = selectors.describe(qs, series, group=group)
         fallback = selectors._percentiles_by_window(qs, series, group)
         checked = 0
