@@ -257,7 +257,7 @@ class Signature(models.Model):
     )
     supersedes = models.OneToOneField(
         "self",
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,  # a review is deleted whole (cascade)
         null=True,
         blank=True,
         related_name="superseded_by",

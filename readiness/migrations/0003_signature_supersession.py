@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                 blank=True,
                 help_text="The earlier signature of this slot that this one replaced.",
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.SET_NULL,
                 related_name="superseded_by",
                 to="readiness.signature",
             ),

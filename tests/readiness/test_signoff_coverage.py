@@ -253,3 +253,12 @@ class TestAdminPath:
         assert selectors.gate(release).decision == "go"
         page = client.get(review_url).content.decode()
         assert "superseded" in page
+
+
+def test_a_release_with_superseded_signatures_can_still_be_deleted(release, world):
+    services.sign(release=release, actor=world.lead)
+    services.update_release(release=release, actor=world.lead, rollback_minutes=77)
+    services.sign(release=release, actor=world.lead)
+    assert Signature.objects.filter(review__release=release).count() == 2
+    Release.objects.get(pk=release.pk).delete()
+    assert not Signature.objects.exists()
