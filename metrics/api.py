@@ -88,7 +88,9 @@ class FrequencySerializer(serializers.Serializer):
     by_service = ServiceCountSerializer(
         many=True, help_text="Top 10 services (each affected service counts)."
     )
-    per_week = WeekCountSerializer(many=True, help_text="Weeks from the start of the period.")
+    per_week = WeekCountSerializer(
+        many=True, help_text="Local weeks (Monday 00:00 in TIME_ZONE) overlapping the period."
+    )
 
 
 class PeriodSerializer(serializers.Serializer):
@@ -150,7 +152,7 @@ CSV_COLUMNS = [
     ("resolved_at", lambda r: _iso(r["resolved_at"])),
     ("customer_impact", lambda r: "yes" if r["has_customer_impact"] else "no"),
     ("customers_affected", lambda r: "" if r["customers_affected"] is None else r["customers_affected"]),
-    *((f"{key}_seconds", lambda r, key=key: _num(r[f"{key}_seconds"])) for key in selectors.LABELS),
+    *((f"{key}_seconds", lambda r, key=key: _seconds(r[f"{key}_duration"])) for key in selectors.LABELS),
 ]
 
 
@@ -158,8 +160,9 @@ def _iso(value) -> str:
     return value.isoformat() if value else ""
 
 
-def _num(value) -> str:
-    return "" if value is None else f"{round(float(value), 3):g}"
+def _seconds(duration) -> str:
+    """Exact seconds: 1123457, 2345678.25 (never float formatting such as 1.12346e+06)."""
+    return "" if duration is None else str(selectors.exact_seconds(duration))
 
 
 def _csv_safe(value) -> object:
@@ -197,7 +200,8 @@ class MetricsViewSet(viewsets.ViewSet):
         summary="Per-incident metric rows as CSV",
         description="One row per real incident detected in the period; columns: "
         + ", ".join(name for name, _ in CSV_COLUMNS)
-        + ". Durations in seconds, empty when a timestamp is missing.",
+        + ". Durations in exact seconds (integers, or decimals to the microsecond), empty when a "
+        "timestamp is missing.",
         parameters=FILTER_PARAMETERS,
         responses={(200, "text/csv"): OpenApiTypes.STR, 400: OpenApiResponse(description="Invalid filter.")},
     )

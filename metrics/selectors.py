@@ -17,6 +17,8 @@ schema show):
 An incident belongs to a period by its ``detected_at`` (the ``incidents_team_detected`` and
 ``incidents_detected_desc`` indexes serve the range). Drills never count. An incident missing
 a timestamp a metric needs is left out of that metric and counted in its ``excluded``.
+Weeks (per_week, trends) are local: Monday 00:00 to Monday 00:00 wall time in TIME_ZONE
+(``local_week``), never fixed 7 x 24 h steps.
 
 Everything is aggregated in the database. PostgreSQL computes mean, median and p90 with
 ``avg`` and ``percentile_cont`` in one query; SQLite (no percentile functions) gets the same
@@ -30,6 +32,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -38,7 +42,9 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
     Field,
     FloatField,
@@ -51,8 +57,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields import DateTimeField
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from incidents.models import Incident
@@ -60,7 +65,6 @@ from opsportal import timeutil
 from opsportal.db import count_subquery
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
-WEEK_SECONDS = 7 * 24 * 3600
 TREND_WEEKS = 12
 DEFAULT_PERIOD_DAYS = 30
 
@@ -118,32 +122,22 @@ class Seconds(Func):
         )
 
 
-class WeekIndex(Func):
-    """Whole weeks between ``origin`` and ``field`` (0 for the week starting at origin)."""
+def local_zone() -> ZoneInfo:
+    """The zone weeks and days are counted in (TIME_ZONE)."""
+    return timeutil.zone(settings.TIME_ZONE)
 
-    arity = 2
-    output_field = IntegerField()
 
-    def __init__(self, field_expr, origin: datetime, **extra):
-        super().__init__(field_expr, Value(origin, output_field=DateTimeField()), **extra)
+def local_week(field_name: str = "detected_at") -> TruncWeek:
+    """The local week of ``field_name``, computed by the database: Monday 00:00 wall time in
+    TIME_ZONE (PostgreSQL ``date_trunc('week', field AT TIME ZONE zone)``; SQLite through
+    Django's zoneinfo-backed function). Read back as an aware datetime whose ``.date()`` is
+    the local Monday; ``week_key`` turns it into that date."""
+    return TruncWeek(field_name, tzinfo=local_zone())
 
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            template=f"FLOOR(EXTRACT(EPOCH FROM (%(expressions)s)) / {WEEK_SECONDS})::integer",
-            arg_joiner=" - ",
-            **extra,
-        )
 
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            template=f"CAST(FLOOR((julianday(%(expressions)s)) * 86400.0 / {WEEK_SECONDS}) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
+def week_key(value: datetime) -> date:
+    """A ``local_week`` value -> its local Monday (the wall date it carries in TIME_ZONE)."""
+    return value.date()
 
 
 class PercentileCont(Aggregate):
@@ -172,20 +166,48 @@ class Metric:
     scope: Q  # which incidents the metric is about (all, or those with customer impact)
 
 
-def metric_expressions() -> dict[str, object]:
+def _spans() -> dict[str, tuple[object, object, Q | None]]:
+    """metric -> (end, start, only for incidents matching): the definitions above, once."""
     return {
-        "time_to_detect": Seconds(F("detected_at"), F("started_at")),
-        "time_to_acknowledge": Seconds(F("acknowledged_at"), F("detected_at")),
-        "time_to_mitigate": Seconds(F("mitigated_at"), F("started_at")),
-        "time_to_resolve": Seconds(F("resolved_at"), F("started_at")),
-        "customer_impact_duration": Case(
-            When(
-                HAS_CUSTOMER_IMPACT,
-                then=Seconds(Coalesce(F("mitigated_at"), F("resolved_at")), F("started_at")),
-            ),
-            output_field=FloatField(),
+        "time_to_detect": (F("detected_at"), F("started_at"), None),
+        "time_to_acknowledge": (F("acknowledged_at"), F("detected_at"), None),
+        "time_to_mitigate": (F("mitigated_at"), F("started_at"), None),
+        "time_to_resolve": (F("resolved_at"), F("started_at"), None),
+        "customer_impact_duration": (
+            Coalesce(F("mitigated_at"), F("resolved_at")),
+            F("started_at"),
+            HAS_CUSTOMER_IMPACT,
         ),
     }
+
+
+def metric_expressions() -> dict[str, object]:
+    """metric -> seconds as a float (what the statistics aggregate)."""
+    out = {}
+    for key, (end, start, only) in _spans().items():
+        value = Seconds(end, start)
+        out[key] = Case(When(only, then=value), output_field=FloatField()) if only is not None else value
+    return out
+
+
+def duration_expressions() -> dict[str, object]:
+    """metric -> the exact duration (a timedelta to the microsecond: PostgreSQL subtracts
+    timestamps into an interval, SQLite through Django's timestamp difference in
+    microseconds), for per-incident rows."""
+    out = {}
+    for key, (end, start, only) in _spans().items():
+        value = ExpressionWrapper(end - start, output_field=DurationField())
+        out[key] = Case(When(only, then=value), output_field=DurationField()) if only is not None else value
+    return out
+
+
+def exact_seconds(duration: timedelta) -> Decimal:
+    """A duration in seconds, exactly: whole seconds print as integers (1123457), fractions
+    as many decimals as they need (2345678.25, 0.000001)."""
+    micro = duration // timedelta(microseconds=1)
+    if micro % 1_000_000 == 0:
+        return Decimal(micro // 1_000_000)
+    return Decimal(micro).scaleb(-6).normalize()  # str() stays plain: at most 6 decimals
 
 
 def metrics() -> list[Metric]:
@@ -330,6 +352,7 @@ def _percentiles_by_window(qs: QuerySet, series: list[Series], group) -> dict[tu
     group) partition and keep only the ranks the percentiles interpolate between. Portable
     SQL (the tests check it against PostgreSQL's percentile_cont on the same rows)."""
     parts, params = [], []
+    convert_group = None
     for i, s in enumerate(series):
         if not s.percentiles:
             continue
@@ -339,6 +362,7 @@ def _percentiles_by_window(qs: QuerySet, series: list[Series], group) -> dict[tu
             .filter(_v__isnull=False)
             .values("_g", "_v")
         )
+        convert_group = convert_group or _converter(inner.query.annotations["_g"])
         sql, p = inner.query.sql_with_params()
         # sql is Django's own compilation (values stay in params); i is a loop index.
         parts.append(f'SELECT {i} AS k, "_g" AS g, "_v" AS v FROM ({sql}) AS series_{i}')  # noqa: S608
@@ -362,7 +386,7 @@ def _percentiles_by_window(qs: QuerySet, series: list[Series], group) -> dict[tu
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for k, g, rn, n, v in cursor.fetchall():
-            key = (None if group is None else g, series[k].key)
+            key = (None if group is None else convert_group(g), series[k].key)
             ranks[key][rn - 1] = float(v)
             sizes[key] = n
     out = {}
@@ -370,6 +394,20 @@ def _percentiles_by_window(qs: QuerySet, series: list[Series], group) -> dict[tu
         n = sizes[key]
         out[key] = {name: _interpolate(by_rank, n, fraction) for name, fraction in PERCENTILES.items()}
     return out
+
+
+def _converter(expression):
+    """Raw database value -> what the ORM returns for ``expression`` (a local_week group
+    comes back from raw SQL as a naive timestamp or a string), so the fallback's groups are
+    the same keys as the aggregate query's."""
+    converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+
+    def convert(value):
+        for fn in converters:
+            value = fn(value, expression, connection)
+        return value
+
+    return convert
 
 
 def _interpolate(by_rank: dict[int, float], n: int, fraction: float) -> float:
@@ -408,8 +446,9 @@ def summary(filters: Filters) -> dict:
 
 def frequency(filters: Filters, *, limit: int = 10) -> dict:
     """Incident counts in the period: total, by severity, team (top ``limit``), service (top
-    ``limit``, an incident counts for each service it affected) and per week from the start
-    of the period. Four grouped queries."""
+    ``limit``, an incident counts for each service it affected) and per local week (Monday
+    00:00 in TIME_ZONE; the first and last weeks count only the period's days). Four grouped
+    queries."""
     qs = incident_scope(filters)
     by_severity = {
         row["severity__level"]: row["n"]
@@ -429,21 +468,19 @@ def frequency(filters: Filters, *, limit: int = 10) -> dict:
         .annotate(n=Count("incident_id"))
         .order_by("-n", "service__name")[:limit]
     ]
-    weekly = dict(
-        qs.annotate(w=WeekIndex(F("detected_at"), filters.start))
-        .values("w")
-        .annotate(n=Count("pk"))
-        .values_list("w", "n")
-    )
-    weeks = max(1, math.ceil((filters.end - filters.start).total_seconds() / WEEK_SECONDS))
+    weekly = {
+        week_key(w): n
+        for w, n in qs.annotate(w=local_week()).values("w").annotate(n=Count("pk")).values_list("w", "n")
+    }
+    zone = local_zone()
     return {
         "total": sum(by_severity.values()),
         "by_severity": [{"severity": f"SEV-{lvl}", "count": n} for lvl, n in sorted(by_severity.items())],
         "by_team": by_team,
         "by_service": by_service,
         "per_week": [
-            {"week_start": (filters.start + timedelta(weeks=i)).isoformat(), "count": weekly.get(i, 0)}
-            for i in range(weeks)
+            {"week_start": timeutil.localize(monday, time.min, zone), "count": weekly.get(monday, 0)}
+            for monday in timeutil.week_mondays(filters.start, filters.end, zone)
         ],
     }
 
@@ -468,18 +505,26 @@ def report(filters: Filters) -> dict:
     }
 
 
+def trend_mondays(now: datetime | None = None, weeks: int = TREND_WEEKS) -> list[date]:
+    """The local Mondays (TIME_ZONE) of the last ``weeks`` weeks, this week included."""
+    this_week = timeutil.week_monday(timezone.localtime(now or timezone.now(), local_zone()).date())
+    return [this_week - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
 def trend_origin(now: datetime | None = None, weeks: int = TREND_WEEKS) -> datetime:
     """Monday 00:00 (TIME_ZONE) of the first of the last ``weeks`` weeks, this week included."""
-    local = timezone.localtime(now or timezone.now(), timeutil.zone(settings.TIME_ZONE)).date()
-    monday = local - timedelta(days=local.weekday())
-    return day_start(monday - timedelta(weeks=weeks - 1))
+    return timeutil.localize(trend_mondays(now, weeks)[0], time.min, local_zone())
 
 
 def trends(filters: Filters, *, now: datetime | None = None, weeks: int = TREND_WEEKS) -> dict:
-    """The last ``weeks`` weeks (ignoring the period filter, keeping the others): incidents
-    per week by severity, median time to resolve and median time to detect by detection
-    source, by detection week. One query on PostgreSQL, two on SQLite."""
-    origin = trend_origin(now, weeks)
+    """The last ``weeks`` local weeks (ignoring the period filter, keeping the others):
+    incidents per week by severity, median time to resolve and median time to detect by
+    detection source, by detection week (``local_week``: Monday 00:00 in TIME_ZONE, so a
+    week is 167 or 169 hours long across a DST change). One query on PostgreSQL, two on
+    SQLite."""
+    zone = local_zone()
+    mondays = trend_mondays(now, weeks)
+    origin = timeutil.localize(mondays[0], time.min, zone)
     qs = apply_dimensions(Incident.objects.real().order_by().filter(detected_at__gte=origin), filters)
     exprs = metric_expressions()
     series = [Series("time_to_resolve", exprs["time_to_resolve"]), *_mttd_series()]
@@ -487,13 +532,13 @@ def trends(filters: Filters, *, now: datetime | None = None, weeks: int = TREND_
         Series(f"sev{lvl}", Case(When(severity__level=lvl, then=Value(1.0))), percentiles=False)
         for lvl in (1, 2, 3, 4)
     ]
-    grouped = describe(qs, series, group=WeekIndex(F("detected_at"), origin))
+    grouped = {week_key(g): per for g, per in describe(qs, series, group=local_week()).items()}
     rows = []
-    for i in range(weeks):
-        per = grouped.get(i, {})
+    for monday in mondays:
+        per = grouped.get(monday, {})
         rows.append(
             {
-                "week_start": origin + timedelta(weeks=i),
+                "week_start": timeutil.localize(monday, time.min, zone),
                 "by_severity": {f"SEV-{lvl}": per[f"sev{lvl}"].count if per else 0 for lvl in (1, 2, 3, 4)},
                 "median_time_to_resolve": per["time_to_resolve"].median if per else None,
                 "median_time_to_detect": {
@@ -506,13 +551,14 @@ def trends(filters: Filters, *, now: datetime | None = None, weeks: int = TREND_
 
 
 def incident_rows(filters: Filters) -> QuerySet:
-    """Per-incident metric rows for the CSV export (streamed with .iterator())."""
-    exprs = metric_expressions()
+    """Per-incident metric rows for the CSV export (streamed with .iterator()): each metric
+    as ``<metric>_duration``, an exact timedelta (``exact_seconds`` prints it)."""
+    exprs = duration_expressions()
     return (
         incident_scope(filters)
         .annotate(
             has_customer_impact=Case(When(HAS_CUSTOMER_IMPACT, then=Value(True)), default=Value(False)),
-            **{f"{key}_seconds": expr for key, expr in exprs.items()},
+            **{f"{key}_duration": expr for key, expr in exprs.items()},
         )
         .order_by("detected_at", "id")
         .values(
@@ -530,7 +576,7 @@ def incident_rows(filters: Filters) -> QuerySet:
             "resolved_at",
             "has_customer_impact",
             "customers_affected",
-            *(f"{key}_seconds" for key in exprs),
+            *(f"{key}_duration" for key in exprs),
         )
     )
 

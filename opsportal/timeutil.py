@@ -95,6 +95,30 @@ def next_business_day_start(
     return localize(day, start_of_day, z)
 
 
+def week_monday(day: date) -> date:
+    """The Monday of ``day``'s week (weeks run Monday to Sunday)."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_start(instant: datetime, tz: str | ZoneInfo) -> datetime:
+    """The start of the local week holding ``instant``: Monday 00:00 wall time in ``tz`` (aware
+    UTC; where midnight does not exist that Monday, the first instant of the day, as
+    ``localize`` rules). A week is [Monday 00:00, next Monday 00:00) local, so it lasts 167,
+    168 or 169 hours across DST changes: step by calendar days, never by 7 x 24 h."""
+    z = zone(tz)
+    return localize(week_monday(require_aware(instant).astimezone(z).date()), time.min, z)
+
+
+def week_mondays(start: datetime, end: datetime, tz: str | ZoneInfo) -> list[date]:
+    """The Monday of every local week that overlaps [start, end), oldest first."""
+    z = zone(tz)
+    if require_aware(end) <= require_aware(start):
+        return []
+    first = week_monday(start.astimezone(z).date())
+    last = week_monday((end - timedelta(microseconds=1)).astimezone(z).date())
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
 def human_delta(delta: timedelta, *, precise: bool = False) -> str:
     """A duration for people: "2d 3h", "3h 12m", "12m" (negative reads as 0). ``precise``
     keeps the minutes on durations of days too ("2d 3h 12m"), for reports and postmortems."""

@@ -257,10 +257,10 @@ class ReleaseAdmin(ServiceHistoryAdmin):
         items, sigs, missing = [], [], []
         if review is not None:
             items = list(review.items.select_related("waived_by").order_by("position"))
-            current = selectors.items_hash(items)
-            sigs = selectors.signature_views(review, current)
+            content = selectors.signed_content(release, items)
+            sigs = selectors.signature_views(review, content)
             names = selectors.team_names(release)
-            missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, current)]
+            missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, content)]
         gate = selectors.gate(release)
         managers = selectors.team_managers(release)
         can_sign = bool(review) and any(

@@ -50,7 +50,10 @@ class SignatureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signature
-        fields = ["id", "slot", "signer", "signed_at", "items_hash", "invalidated_at", "invalidated_reason"]
+        fields = [
+            "id", "slot", "signer", "signed_at", "content_hash", "invalidated_at", "invalidated_reason",
+            "superseded_at", "supersedes",
+        ]  # fmt: skip
         read_only_fields = fields
 
 

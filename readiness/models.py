@@ -3,8 +3,16 @@
 A release moves ``planned -> in_review -> approved -> shipped | rolled_back`` (or ``cancelled``
 from any open state) through the transition functions in ``readiness/services.py``. Its review
 holds copies of the template's items, so editing a template later never rewrites a past
-review. A signature stores a SHA-256 over the canonical item states at signing time; any item
-change afterwards invalidates it (``invalidated_at``), and readers also compare the hash.
+review.
+
+A signature vouches for the signed content (``readiness.selectors.signed_content``): the
+review's item states, evidence and waivers, and the release's plan (version, change summary,
+risk, release lead, deploy window, services, rollback plan, time, test and evidence). It
+stores that content (``snapshot``) and its SHA-256; a later change to any of it invalidates
+the signature (``invalidated_at``, with a reason naming what changed), and readers also
+compare the hash, so a change made outside the services is caught too. Signing the slot again
+supersedes the old signature (``superseded_at``; the new one points at it through
+``supersedes``): it stays for audit, and only the current signature of each slot counts.
 """
 
 from __future__ import annotations
@@ -236,23 +244,48 @@ class Signature(models.Model):
     slot = models.CharField(max_length=40, help_text='"release-lead" or "manager:<team id>".')
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField()
-    items_hash = models.CharField(max_length=64, help_text="SHA-256 over the canonical item states.")
-    snapshot = models.JSONField(default=list, help_text="The item states that were signed.")
+    content_hash = models.CharField(
+        max_length=64, help_text="SHA-256 over the signed content: item states and the release's plan."
+    )
+    snapshot = models.JSONField(
+        default=dict, help_text="The content that was signed (items and release plan)."
+    )
     invalidated_at = models.DateTimeField(null=True, blank=True)
     invalidated_reason = models.CharField(max_length=200, blank=True)
+    superseded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a new signature of this slot replaced this one."
+    )
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,  # a review is deleted whole (cascade)
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The earlier signature of this slot that this one replaced.",
+    )
 
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["review", "signed_at"]
+        ordering = ["review", "signed_at", "pk"]
         constraints = [
-            # one standing signature per slot; concurrent sign-offs of one slot: one wins
+            # one current signature per slot (concurrent sign-offs of one slot: one wins); the
+            # index also serves "the current signatures of a review" (gate, review page)
             models.UniqueConstraint(
                 fields=["review", "slot"],
-                condition=Q(invalidated_at__isnull=True),
-                name="%(app_label)s_%(class)s_one_valid_per_slot",
+                condition=Q(superseded_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_current_per_slot",
+            ),
+            # a signature is only replaced once it no longer holds, so its reason stays on record
+            models.CheckConstraint(
+                condition=Q(superseded_at__isnull=True) | Q(invalidated_at__isnull=False),
+                name="%(app_label)s_%(class)s_superseded_was_invalidated",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.slot} by {self.signer}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None

@@ -5,8 +5,8 @@
   lead; repeats every interval (6 h by default) until signed, cancelled or the window starts.
 
 One indexed query per sweep (open releases whose window starts within the lead time, partial
-index ``readiness_release_open_window``), plus two per due release for its missing sign-offs
-(bounded: at most 500 releases).
+index ``readiness_release_open_window``), plus four per due release for its missing sign-offs
+(team names, items, services, signatures; bounded: at most 500 releases).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class SignoffDueRule(Rule):
             missing = []
             if review is not None:
                 names = selectors.team_names(release)
-                current = selectors.items_hash(review.items.all())
-                missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, current)]
+                content = selectors.signed_content(release, review.items.all())
+                missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, content)]
             yield Reminder(
                 object_key=f"readiness.release:{release.pk}",
                 due_point=point,

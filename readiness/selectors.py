@@ -1,4 +1,5 @@
-"""Reads: review progress, canonical item hash, signature validity, the gate, window warnings."""
+"""Reads: review progress, the signed content and its hash, signature validity, the gate,
+window warnings."""
 
 from __future__ import annotations
 
@@ -18,17 +19,115 @@ from readiness.permissions import RELEASE_LEAD_SLOT, manager_slot
 DONE_STATES = (ReviewItem.State.PASS, ReviewItem.State.WAIVED)
 
 
+# What a sign-off vouches for besides the items: the release's plan as the review judged it.
+# Not covered: the name (a label; pipelines find a release by id or name + version), the status
+# and the gate's cached answer. Each of these (and "services") is named when it changes.
+SIGNED_RELEASE_FIELDS = (
+    "version", "change_summary", "risk", "release_lead", "window_start", "window_end",
+    "rollback_plan", "rollback_minutes", "rollback_tested_at", "rollback_evidence_url", "rollback_evidence_note",
+)  # fmt: skip
+ITEM_COLUMNS = ("key", "state", "evidence_url", "evidence_note", "waiver_reason", "waived_by")
+
+
 def canonical_items(items) -> list[list]:
-    """The signed content: each item's key, state, evidence and waiver, in order."""
+    """Each item's key, state, evidence and waiver, in review order."""
     return [
         [i.key, i.state, i.evidence_url, i.evidence_note, i.waiver_reason, i.waived_by_id]
         for i in sorted(items, key=lambda i: (i.position, i.key))
     ]
 
 
-def items_hash(items) -> str:
-    payload = json.dumps(canonical_items(items), separators=(",", ":"), sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _canonical_value(value):
+    if isinstance(value, datetime):
+        return timeutil.to_utc(value).isoformat()
+    return value
+
+
+def canonical_release(release: Release) -> dict:
+    """The release's signed fields (datetimes as UTC ISO strings, people and services as ids;
+    one query for the services)."""
+    out = {
+        f: _canonical_value(getattr(release, f"{f}_id" if f == "release_lead" else f))
+        for f in SIGNED_RELEASE_FIELDS
+    }
+    out["services"] = sorted(release.services.values_list("pk", flat=True))
+    return out
+
+
+@dataclass(frozen=True)
+class SignedContent:
+    """What a signature covers now: ``data`` is stored as the signature's snapshot, ``digest``
+    as its hash; ``titles`` (item key -> title) only names items in reasons."""
+
+    data: dict
+    titles: dict[str, str]
+
+    @property
+    def digest(self) -> str:
+        payload = json.dumps(self.data, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def signed_content(release: Release, items) -> SignedContent:
+    """The content a signature taken now would cover (one query for the services)."""
+    items = list(items)
+    return SignedContent(
+        {"release": canonical_release(release), "items": canonical_items(items)},
+        {i.key: i.title for i in items},
+    )
+
+
+def changes_since(snapshot, content: SignedContent) -> list[str]:
+    """What differs between a signed snapshot and the content now, for people: "release
+    changed after signing (risk, rollback_minutes)", "item 'Escalation path' changed after
+    signing (evidence)"."""
+    if isinstance(snapshot, list):  # signed before the release's plan was covered
+        snapshot = {"items": snapshot}
+    out = []
+    signed_release = snapshot.get("release")
+    now_release = content.data["release"]
+    if signed_release is not None:
+        fields = [
+            f for f in (*SIGNED_RELEASE_FIELDS, "services") if signed_release.get(f) != now_release.get(f)
+        ]
+        if fields:
+            out.append(f"release changed after signing ({', '.join(fields)})")
+    before = {row[0]: dict(zip(ITEM_COLUMNS, row, strict=False)) for row in snapshot.get("items") or []}
+    after = {row[0]: dict(zip(ITEM_COLUMNS, row, strict=False)) for row in content.data["items"]}
+    for key in [*after, *(k for k in before if k not in after)]:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        title = content.titles.get(key, key)
+        if old is None or new is None:
+            out.append(f"item '{title}' {'added' if old is None else 'removed'} after signing")
+            continue
+        what = []
+        if old["state"] != new["state"]:
+            what.append(f"{old['state']} -> {new['state']}")
+        if (old["evidence_url"], old["evidence_note"]) != (new["evidence_url"], new["evidence_note"]):
+            what.append("evidence")
+        if (old["waiver_reason"], old["waived_by"]) != (new["waiver_reason"], new["waived_by"]):
+            what.append("waiver")
+        out.append(f"item '{title}' changed after signing" + (f" ({', '.join(what)})" if what else ""))
+    return out
+
+
+def why_invalid(signature: Signature, content: SignedContent) -> str:
+    """Why a current signature no longer holds ("" while it does)."""
+    if signature.invalidated_at is not None:
+        return signature.invalidated_reason or "invalidated"
+    if signature.content_hash == content.digest:
+        return ""
+    return (
+        reason_text(changes_since(signature.snapshot, content))
+        or "the signed content does not match its hash"
+    )
+
+
+def reason_text(changes: list[str]) -> str:
+    text = "; ".join(changes)
+    return text if len(text) <= 200 else text[:199] + "\u2026"
 
 
 def team_managers(release: Release) -> dict[int, int | None]:
@@ -57,21 +156,27 @@ class SignatureView:
     valid: bool
     why_invalid: str = ""
 
+    @property
+    def current(self) -> bool:
+        """False for a signature superseded by a later one of its slot (history only)."""
+        return self.signature.superseded_at is None
 
-def signature_views(review: ReadinessReview, current_hash: str) -> list[SignatureView]:
+
+def signature_views(review: ReadinessReview, content: SignedContent) -> list[SignatureView]:
+    """Every signature of the review, oldest first; superseded ones are kept for audit and
+    never valid. The review page shows them all; the gate reads only the current ones."""
     out = []
     for sig in review.signatures.select_related("signer").order_by("signed_at", "pk"):
-        if sig.invalidated_at is not None:
-            out.append(SignatureView(sig, False, sig.invalidated_reason or "invalidated"))
-        elif sig.items_hash != current_hash:
-            out.append(SignatureView(sig, False, "items changed after signing"))
-        else:
-            out.append(SignatureView(sig, True))
+        if sig.superseded_at is not None:
+            out.append(SignatureView(sig, False, sig.invalidated_reason or "superseded"))
+            continue
+        reason = why_invalid(sig, content)
+        out.append(SignatureView(sig, not reason, reason))
     return out
 
 
-def missing_slots(review: ReadinessReview, current_hash: str) -> list[str]:
-    valid = {v.signature.slot for v in signature_views(review, current_hash) if v.valid}
+def missing_slots(review: ReadinessReview, content: SignedContent) -> list[str]:
+    valid = {v.signature.slot for v in signature_views(review, content) if v.valid}
     return [slot for slot in review.required_slots if slot not in valid]
 
 
@@ -131,22 +236,23 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
             blocker = item_blockers(item)
             if blocker:
                 reasons.append(blocker)
-        current = items_hash(items)
+        content = signed_content(release, items)
         names = team_names(release)
-        for view in signature_views(review, current):
-            if not view.valid and view.signature.slot in review.required_slots:
+        views = signature_views(review, content)
+        for view in views:
+            if view.current and not view.valid and view.signature.slot in review.required_slots:
                 reasons.append(
                     f"signature of {view.signature.signer} ({slot_label(view.signature.slot, names)}) is invalid: "
                     f"{view.why_invalid}"
                 )
-        for slot in missing_slots(review, current):
+        valid = {v.signature.slot for v in views if v.valid}
+        for slot in (s for s in review.required_slots if s not in valid):
             reasons.append(f"sign-off missing: {slot_label(slot, names)}")
     if conf.enforce_window():
         if now < release.window_start:
             reasons.append(f"deploy window opens at {release.window_start:%Y-%m-%d %H:%M} UTC")
         elif now >= release.window_end:
             reasons.append(f"deploy window closed at {release.window_end:%Y-%m-%d %H:%M} UTC")
-    # Several invalid signatures of one slot repeat nothing useful: keep the first of each text.
     reasons = list(dict.fromkeys(reasons))
     return GateResult("no-go" if reasons else "go", reasons, window_warnings(release), now, live)
 

@@ -1,9 +1,14 @@
 """Every state change of releases, reviews and signatures (admin, API, command are adapters).
 
-Locking: item changes, check evaluation and sign-off all lock the review row first
-(``select_for_update``), so a signature is always taken over the item states that are stored
-when it commits, and two people signing the same slot at once produce one signature and one
-Conflict (the partial unique constraint backs this up).
+Locking: release changes, item changes, check evaluation and sign-off all lock the release
+row, then the review row (``select_for_update``), so a signature is always taken over the
+content that is stored when it commits, and two people signing the same slot at once produce
+one signature and one Conflict (the partial unique constraint backs this up).
+
+Signatures: every write that can change the signed content (``selectors.signed_content``)
+ends with ``_invalidate``, which marks each standing signature whose hash no longer matches,
+with a reason naming what changed, and sends an approved release back to review. Signing a
+slot again supersedes its current signature.
 """
 
 from __future__ import annotations
@@ -34,8 +39,6 @@ RELEASE_FIELDS = (
     "name", "version", "release_lead", "window_start", "window_end", "change_summary", "risk",
     "rollback_plan", "rollback_minutes", "rollback_tested_at", "rollback_evidence_url", "rollback_evidence_note",
 )  # fmt: skip
-# Changing these changes what the review judged: standing signatures no longer hold.
-SIGNED_FIELDS = ("release_lead", "window_start", "window_end", "risk", "rollback_plan", "rollback_tested_at")
 
 
 def validate_release(*, name, version, release_lead, window_start, window_end, risk, services) -> None:
@@ -106,13 +109,10 @@ def update_release(
         locked.save()
     if services_changed:
         locked.services.set(new_services)
-    if services_changed or set(changed) & set(SIGNED_FIELDS):
+    if changed or services_changed:
         review = ReadinessReview.objects.select_for_update().filter(release=locked).first()
         if review is not None:
-            what = ", ".join(
-                sorted({*changed, *(["services"] if services_changed else [])} & {*SIGNED_FIELDS, "services"})
-            )
-            _invalidate(review, locked, reason=f"release changed after signing ({what})", force=True)
+            _invalidate(review, locked)
     release.refresh_from_db()
     return release
 
@@ -198,16 +198,17 @@ def _lock_review(release: Release) -> tuple[Release, ReadinessReview]:
     return locked, review
 
 
-def _invalidate(review: ReadinessReview, release: Release, *, reason: str, force: bool = False) -> int:
-    """Invalidate standing signatures that no longer match the items (all of them when
-    ``force``); an approved release goes back to review."""
-    current = selectors.items_hash(review.items.all())
+def _invalidate(review: ReadinessReview, release: Release) -> int:
+    """Invalidate the standing signatures that no longer match the signed content, each with
+    a reason naming what changed since it was signed; an approved release goes back to review.
+    Callers hold the release and review locks."""
+    content = selectors.signed_content(release, review.items.all())
     now = timezone.now()
     count = 0
-    for sig in review.signatures.filter(invalidated_at__isnull=True):
-        if force or sig.items_hash != current:
+    for sig in review.signatures.filter(superseded_at__isnull=True, invalidated_at__isnull=True):
+        if sig.content_hash != content.digest:
+            sig.invalidated_reason = selectors.why_invalid(sig, content)
             sig.invalidated_at = now
-            sig.invalidated_reason = reason[:200]
             sig.save(update_fields=["invalidated_at", "invalidated_reason"])
             count += 1
     if count and release.status == Release.Status.APPROVED:
@@ -229,7 +230,7 @@ def _evaluate(review: ReadinessReview, release: Release, *, now: datetime) -> li
         item.save()
     review.checks_evaluated_at = now
     review.save(update_fields=["checks_evaluated_at"])
-    _invalidate(review, release, reason="an automatic check result changed after signing")
+    _invalidate(review, release)
     return items
 
 
@@ -297,14 +298,16 @@ def update_item(
     else:
         locked.state = state
     locked.save()
-    _invalidate(review, release, reason=f"item '{locked.title}' changed after signing")
+    _invalidate(review, release)
     return locked
 
 
 @transaction.atomic
 def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
     """Sign every open slot the actor may sign (usually one). Checks are re-evaluated first;
-    every required item must pass or be waived. The last missing signature approves the release."""
+    every required item must pass or be waived. A slot is open when it has no current
+    signature or its current one no longer holds; signing it supersedes that one (kept for
+    audit). The last missing signature approves the release."""
     now = now or timezone.now()
     if not permissions.can_view(actor):
         raise NotAllowed("You may not sign readiness reviews.")
@@ -315,10 +318,12 @@ def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
         raise NotAllowed(
             "Only a member of Release leads (or the owning team's named manager) can sign this review."
         )
-    if locked.status != Release.Status.IN_REVIEW:
+    if locked.status not in (Release.Status.IN_REVIEW, Release.Status.APPROVED):
         raise Conflict(
             f"Only a release in review can be signed (it is {locked.get_status_display().lower()})."
         )
+    # also invalidates what no longer holds (an approved release whose plan was changed
+    # behind the services' back goes back to review here)
     items = _evaluate(review, locked, now=now)
     blockers = []
     for item in items:
@@ -330,27 +335,36 @@ def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
                 blockers.append(b)
     if blockers:
         raise Conflict("Cannot sign yet: " + "; ".join(blockers))
-    standing = set(review.signatures.filter(invalidated_at__isnull=True).values_list("slot", flat=True))
-    open_slots = [s for s in mine if s not in standing]
+    content = selectors.signed_content(locked, items)
+    current = {s.slot: s for s in review.signatures.filter(superseded_at__isnull=True, slot__in=mine)}
+    open_slots = [
+        slot for slot in mine if slot not in current or selectors.why_invalid(current[slot], content)
+    ]
     if not open_slots:
-        raise Conflict("Already signed: the standing signature covers the current items.")
-    digest = selectors.items_hash(items)
-    snapshot = selectors.canonical_items(items)
+        raise Conflict("Already signed: the current signature covers what is stored now.")
     created = None
     for slot in open_slots:
+        old = current.get(slot)
         try:
             with transaction.atomic():
+                if old is not None:
+                    if old.invalidated_at is None:  # stale hash, not yet marked
+                        old.invalidated_reason = selectors.why_invalid(old, content)
+                        old.invalidated_at = now
+                    old.superseded_at = now
+                    old.save(update_fields=["invalidated_at", "invalidated_reason", "superseded_at"])
                 created = Signature.objects.create(
                     review=review,
                     slot=slot,
                     signer=actor,
                     signed_at=now,
-                    items_hash=digest,
-                    snapshot=snapshot,
+                    content_hash=content.digest,
+                    snapshot=content.data,
+                    supersedes=old,
                 )
         except IntegrityError as exc:  # a concurrent signer won the slot (backstop to the lock)
             raise Conflict("Someone signed this slot at the same moment; reload the review.") from exc
-    if not selectors.missing_slots(review, digest):
+    if not selectors.missing_slots(review, content):
         _transition(locked, Release.Status.APPROVED)
     release.refresh_from_db()
     return created

@@ -145,3 +145,47 @@ def test_api_equals_dashboard(world, api_as, manager, client):
                 stats["excluded"],
             ), key
         assert f'<span id="metric-incidents">{api["incidents"]} incident' in html
+
+
+def test_csv_durations_are_exact_and_parse_back(world, api_as, manager):
+    """Durations of a million seconds and more are written in full (never 1.12346e+06), and
+    fractional ones as exact decimals: each cell parses back to the exact duration between
+    the row's own timestamps."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from tests.metrics import factories
+
+    big = factories.build(detected_at=at(3, 25), ttd=1, tta=1, ttm=2, ttr=3, commander=world["commander"],
+                          customer_impact="Invoices late", title="Long one")  # fmt: skip
+    big.started_at = big.detected_at - timedelta(seconds=1_123_457)
+    big.acknowledged_at = big.detected_at + timedelta(seconds=2_345_678, microseconds=250_000)
+    big.mitigated_at = big.started_at + timedelta(seconds=9_876_543, microseconds=1)
+    big.resolved_at = big.started_at + timedelta(seconds=12_345_678)
+    big.save()
+    response = api_as(manager).get("/api/v1/metrics/export/", QUERY)
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    (row,) = [r for r in rows if r["reference"] == f"INC-{big.number}"]
+    assert row["time_to_detect_seconds"] == "1123457"
+    assert row["time_to_acknowledge_seconds"] == "2345678.25"
+    assert row["time_to_mitigate_seconds"] == "9876543.000001"
+    assert row["time_to_resolve_seconds"] == "12345678"
+    assert row["customer_impact_duration_seconds"] == "9876543.000001"
+    assert int(row["time_to_detect_seconds"]) == 1_123_457
+    # every duration cell of every row equals its timestamps' difference, to the microsecond
+    spans = {
+        "time_to_detect_seconds": ("detected_at", "started_at"),
+        "time_to_acknowledge_seconds": ("acknowledged_at", "detected_at"),
+        "time_to_mitigate_seconds": ("mitigated_at", "started_at"),
+        "time_to_resolve_seconds": ("resolved_at", "started_at"),
+    }
+    from datetime import datetime
+
+    for r in rows:
+        for column, (end, start) in spans.items():
+            if not r[end]:
+                assert r[column] == ""
+                continue
+            delta = datetime.fromisoformat(r[end]) - datetime.fromisoformat(r[start])
+            assert Decimal(r[column]) == Decimal(delta // timedelta(microseconds=1)) / 1_000_000, column
+            assert "e" not in r[column].lower()

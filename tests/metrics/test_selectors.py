@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db.models import F
 
 from metrics import selectors
 from metrics.selectors import Filters
@@ -114,8 +113,13 @@ def test_frequency(world):
         {"service_id": world["checkout"].pk, "service": "Checkout", "count": 3},
         {"service_id": world["search"].pk, "service": "Search", "count": 2},
     ]
-    # 7-day weeks from March 1: A (2nd) | B, C (9th, 10th) | D, E (16th, 20th) | - | 29th-31st
-    assert [w["count"] for w in freq["per_week"]] == [1, 2, 2, 0, 0]
+    # Monday weeks: Feb 23 (only Sunday March 1 is in the period) | A (2nd) | B, C (9th, 10th) |
+    # D, E (16th, 20th) | - | March 30-31
+    assert [w["week_start"] for w in freq["per_week"]] == [
+        at(2, 23, 0),
+        *(at(3, d, 0) for d in (2, 9, 16, 23, 30)),
+    ]
+    assert [w["count"] for w in freq["per_week"]] == [0, 1, 2, 2, 0, 0]
 
 
 def test_trends_last_twelve_weeks(world, settings):
@@ -152,12 +156,22 @@ def test_incident_rows(world):
     rows = list(selectors.incident_rows(Filters(**MARCH)))
     assert [r["number"] for r in rows] == [world["incidents"][k].number for k in "ABCDE"]
     d = rows[3]
-    assert d["time_to_detect_seconds"] == 240.0
-    assert d["time_to_acknowledge_seconds"] is None
-    assert d["customer_impact_duration_seconds"] is None
+    assert d["time_to_detect_duration"] == timedelta(seconds=240)
+    assert d["time_to_acknowledge_duration"] is None
+    assert d["customer_impact_duration_duration"] is None
     assert rows[1]["has_customer_impact"] is False
-    assert rows[1]["customer_impact_duration_seconds"] is None
-    assert rows[4]["customer_impact_duration_seconds"] == 3600.0
+    assert rows[1]["customer_impact_duration_duration"] is None
+    assert rows[4]["customer_impact_duration_duration"] == timedelta(hours=1)
+
+
+def test_exact_seconds():
+    from decimal import Decimal
+
+    assert str(selectors.exact_seconds(timedelta(seconds=1_123_457))) == "1123457"
+    assert str(selectors.exact_seconds(timedelta(seconds=2_345_678, microseconds=250_000))) == "2345678.25"
+    assert str(selectors.exact_seconds(timedelta(microseconds=1))) == "0.000001"
+    assert str(selectors.exact_seconds(timedelta(0))) == "0"
+    assert selectors.exact_seconds(timedelta(days=400, microseconds=7)) == Decimal("34560000.000007")
 
 
 def test_sub_second_precision(world):
@@ -200,7 +214,7 @@ def test_window_fallback_equals_percentile_cont(settings):
     series = [
         selectors.Series(m.key, m.value, m.scope) for m in selectors.metrics()
     ] + selectors._mttd_series()
-    for group in (None, selectors.WeekIndex(F("detected_at"), base)):
+    for group in (None, selectors.local_week()):
         native = selectors.describe(qs, series, group=group)
         fallback = selectors._percentiles_by_window(qs, series, group)
         checked = 0

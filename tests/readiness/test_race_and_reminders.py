@@ -58,10 +58,59 @@ def test_sign_racing_an_item_change_never_leaves_a_stale_valid_signature():
             lambda: services.update_item(item=item, actor=world.lead, state="pass", evidence_note="new text"),
         ]
     )
+    release.refresh_from_db()
     review = release.review
-    current = selectors.items_hash(review.items.all())
+    current = selectors.signed_content(release, review.items.all()).digest
     for sig in Signature.objects.filter(review=review, invalidated_at__isnull=True):
-        assert sig.items_hash == current
+        assert sig.content_hash == current
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_two_slots_signing_while_an_item_changes_stay_consistent(round_):
+    """The release lead and the team's manager sign different slots while someone edits an
+    item. Whatever the order: one current signature per slot, every standing one covers what
+    is stored now, the release is approved exactly when every slot holds, and signing the
+    slots that lost restores go (superseded signatures never count)."""
+    from readiness import selectors
+
+    world = ready_world()
+    release = make_release(world, risk="high")
+    services.start_review(release=release, actor=world.lead)
+    complete_manual_items(release, world.lead)
+    services.update_item(
+        item=release.review.items.get(key="rehearsal"), actor=world.lead, state="waived",
+        waiver_reason="tabletop held on Monday",
+    )  # fmt: skip
+    manager = world.team.manager
+    item = release.review.items.get(key="escalation-path")
+    results = run_concurrently(
+        [
+            lambda: services.sign(release=Release.objects.get(pk=release.pk), actor=world.lead),
+            lambda: services.sign(release=Release.objects.get(pk=release.pk), actor=manager),
+            lambda: services.update_item(
+                item=item, actor=world.lead, state="pass", evidence_note=f"Escalate to the VP ({round_})."
+            ),
+        ]
+    )
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    release.refresh_from_db()
+    review = release.review
+    content = selectors.signed_content(release, review.items.all())
+    current = list(Signature.objects.filter(review=review, superseded_at__isnull=True))
+    assert sorted(s.slot for s in current) == sorted(review.required_slots)
+    standing = [s for s in current if s.invalidated_at is None]
+    assert all(s.content_hash == content.digest for s in standing)
+    missing = selectors.missing_slots(review, content)
+    assert (release.status == Release.Status.APPROVED) == (not missing)
+    assert (selectors.gate(release).decision == "go") == (not missing)
+    for slot in missing:
+        services.sign(release=release, actor=world.lead if slot == "release-lead" else manager)
+    release.refresh_from_db()
+    assert release.status == Release.Status.APPROVED
+    result = selectors.gate(release)
+    assert (result.decision, result.reasons) == ("go", [])
 
 
 @pytest.mark.django_db

@@ -154,10 +154,13 @@ class TestSignOff:
         sig = services.sign(release=release, actor=world.lead)
         release.refresh_from_db()
         assert release.status == Release.Status.APPROVED
-        items = list(release.review.items.all())
-        assert sig.items_hash == selectors.items_hash(items)
-        assert len(sig.items_hash) == 64
-        assert sig.snapshot == selectors.canonical_items(items)
+        content = selectors.signed_content(release, release.review.items.all())
+        assert sig.content_hash == content.digest
+        assert len(sig.content_hash) == 64
+        assert sig.snapshot == content.data
+        assert sig.snapshot["items"][0][:2] == ["runbooks", "pass"]
+        assert sig.snapshot["release"]["rollback_minutes"] == 10
+        assert sig.snapshot["release"]["services"] == [world.service.pk]
         assert sig.signer == world.lead
         assert sig.slot == RELEASE_LEAD_SLOT
 
@@ -172,24 +175,29 @@ class TestSignOff:
         )
         release.refresh_from_db()
         assert release.status == Release.Status.IN_REVIEW
-        (view,) = selectors.signature_views(release.review, selectors.items_hash(release.review.items.all()))
+        content = selectors.signed_content(release, release.review.items.all())
+        (view,) = selectors.signature_views(release.review, content)
         assert not view.valid
         assert "escalation-path" not in view.why_invalid
-        assert "changed after signing" in view.why_invalid
-        assert selectors.missing_slots(release.review, selectors.items_hash(release.review.items.all())) == [
-            RELEASE_LEAD_SLOT
-        ]
-        # re-sign: a new valid signature, the old one stays as invalid history
+        assert view.why_invalid == "item 'Escalation path documented' changed after signing (evidence)"
+        assert selectors.missing_slots(release.review, content) == [RELEASE_LEAD_SLOT]
+        # re-sign: a new valid signature, the old one stays as superseded history
         services.sign(release=release, actor=world.lead)
         assert release.review.signatures.count() == 2
+        content = selectors.signed_content(release, release.review.items.all())
+        old, new = selectors.signature_views(release.review, content)
+        assert (old.current, old.valid, new.current, new.valid) == (False, False, True, True)
+        assert selectors.missing_slots(release.review, content) == []
 
     def test_tampered_hash_shows_invalid(self, release, world):
         complete_manual_items(release, world.lead)
         sig = services.sign(release=release, actor=world.lead)
-        sig.items_hash = "0" * 64
+        sig.content_hash = "0" * 64
         sig.save()
-        (view,) = selectors.signature_views(release.review, selectors.items_hash(release.review.items.all()))
+        content = selectors.signed_content(release, release.review.items.all())
+        (view,) = selectors.signature_views(release.review, content)
         assert not view.valid
+        assert view.why_invalid == "the signed content does not match its hash"
 
     def test_release_change_invalidates(self, release, world):
         complete_manual_items(release, world.lead)
