@@ -1,5 +1,12 @@
 """Every state change of a support escalation. The form, the API, the admin, the reminder
-rule, the tasks and the page-acknowledged receiver are thin adapters over these functions.
+rule, the tasks and the page receivers are thin adapters over these functions.
+
+An escalation and the on-call page it was paged through settle each other, like an incident
+and its page: acknowledging the escalation acknowledges the page (``via="escalation"``) and
+acknowledging the page (link, admin, API) acknowledges the escalation; resolving the
+escalation resolves the page, and a person resolving the page resolves the escalation (the
+reply says so, and support is told). Linking a report to an incident stands its page down
+(resolved, "Linked to INC-..."), which leaves the linked report as it is.
 
 Lifecycle::
 
@@ -670,7 +677,7 @@ def _closed_message(escalation: Escalation) -> str:
 
 
 @transaction.atomic
-def acknowledge(*, escalation: Escalation | int, actor, via: str = "admin") -> Escalation:
+def acknowledge(*, escalation: Escalation | int, actor, via: str = "escalation") -> Escalation:
     """new -> acknowledged; also acknowledges its page so escalation stops. Race-safe: the
     second acknowledger gets a Conflict naming the first."""
     _require_triage(actor)
@@ -766,13 +773,43 @@ def open_incident(
 
 @transaction.atomic
 def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
-    """Close the escalation with a reply support sees (and is told about)."""
+    """Close the escalation with a reply support sees (and is told about); its page stops."""
     _require_triage(actor)
     reply = _text(reply, field="reply", label="The reply to support", max_length=MAX_TEXT)
     escalation = _lock(escalation)
     if escalation.status == Status.RESOLVED:
         raise Conflict(_closed_message(escalation))
-    now = timezone.now()
+    _close(escalation, actor, reply, timezone.now())
+    page = escalation.page
+    if page is not None and page.status in Page.OPEN:
+        with contextlib.suppress(Conflict):
+            oncall_services.resolve_page(page=page, user=actor, reason=f"{escalation.reference} resolved")
+    return escalation
+
+
+@transaction.atomic
+def resolve_from_page(*, page: Page, user, at: datetime, reason: str = "") -> list[Escalation]:
+    """Receiver side of ``oncall.signals.page_resolved``: a person resolving the page (admin,
+    API) resolves the open escalations paged through it, with a reply that says so. A page
+    resolved by automation (``user`` None), or by this app (the escalation was resolved or
+    linked first), settles nothing more. Idempotent."""
+    if user is None:
+        return []
+    reason = (reason or "").strip()
+    reply = f"Resolved by {user} from the on-call page" + (f": {reason}" if reason else ".")
+    open_ones = list(
+        Escalation.objects.select_for_update(of=("self",))
+        .select_related("reporter")
+        .filter(page_id=page.pk, status__in=[Status.NEW, Status.ACKNOWLEDGED])
+        .order_by("pk")
+    )
+    for escalation in open_ones:
+        _close(escalation, user, reply, max(at, escalation.created_at))
+    return open_ones
+
+
+def _close(escalation: Escalation, actor, reply: str, now: datetime) -> None:
+    """Resolve the locked escalation with ``reply`` and tell its reporter."""
     escalation.status = Status.RESOLVED
     escalation.resolved_by = actor
     escalation.resolved_at = now
@@ -782,10 +819,6 @@ def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
         escalation.acknowledged_at = now
     escalation._history_user = actor
     escalation.save()
-    page = escalation.page
-    if page is not None and page.status in Page.OPEN:
-        with contextlib.suppress(Conflict):
-            oncall_services.resolve_page(page=page, user=actor, reason=f"{escalation.reference} resolved")
     url = absolute_url("/support/")
     notify(
         recipients=[escalation.reporter],
@@ -801,7 +834,6 @@ def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
         idempotency_key=f"escalations:{escalation.pk}:resolved",
         related=escalation,
     )
-    return escalation
 
 
 # ---------------------------------------------------------------------------------------
