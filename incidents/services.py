@@ -317,6 +317,7 @@ def declare_incident(
         title=title,
         summary=summary,
         severity=severity,
+        peak_severity=severity,
         drill=drill,
         detection_source=detection_source,
         primary_service=primary_service,
@@ -706,7 +707,8 @@ def update_severity(*, severity: Severity, actor, **fields) -> Severity:
 @transaction.atomic
 def change_severity(*, incident: Incident, actor, severity: Severity | int, reason: str = "") -> Incident:
     """Raise or lower the severity: a timeline event, a notification, and a page when the new
-    severity pages on-call and the old one did not."""
+    severity pages on-call and the old one did not. Raising it above the incident's peak
+    raises the peak; lowering never lowers it (the postmortem requirement follows the peak)."""
     _require_responder(actor)
     new = _severity(severity)
     incident = _lock(incident)
@@ -716,7 +718,11 @@ def change_severity(*, incident: Incident, actor, severity: Severity | int, reas
     if old.pk == new.pk:
         raise Conflict(f"{incident.reference} is already {new.label}.")
     incident.severity = new
-    _save(incident, actor, ["severity"])
+    fields = ["severity"]
+    if new.level < incident.peak_severity.level:
+        incident.peak_severity = new
+        fields.append("peak_severity")
+    _save(incident, actor, fields)
     direction = "raised" if new.level < old.level else "lowered"
     event = add_timeline_event(
         incident=incident,
