@@ -164,6 +164,8 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("links", "https://e.example.com/" + "a" * 500, "at most 500 characters"),
         ("incident", "424242", "That incident is no longer open"),
         ("incident", "not-an-id", "Select a valid choice."),
+        ("incident", "\u00b9", "Select a valid choice."),  # superscript one: isdigit(), not int()
+        ("service", "\u00b2", "Select a valid choice."),
     ],
 )
 def test_every_invalid_field_is_a_field_error(support_client, service, field, value, message):
