@@ -42,7 +42,7 @@ def seed(n_items: int, n_pm: int, offset: int, admin) -> None:
         [
             Incident(
                 number=100000 + offset * 10000 + i, title=f"Incident {offset}-{i} {WORDS[i % len(WORDS)]}",
-                severity=sev, status="resolved", started_at=now - timedelta(days=30), detected_at=now - timedelta(days=30),
+                severity=sev, peak_severity=sev, status="resolved", started_at=now - timedelta(days=30), detected_at=now - timedelta(days=30),
                 acknowledged_at=now - timedelta(days=30), commander=admin, mitigated_at=now - timedelta(days=29),
                 resolved_at=now - timedelta(days=29), owning_team=team, primary_service=service,
             )

@@ -43,7 +43,7 @@ def populate(scale: float, now, offset: int) -> dict:
         due = i % 100 == 0  # 1%: detected 5 h ago and never acknowledged
         detected = now - (timedelta(hours=5) if due else timedelta(minutes=30))
         incidents.append(Incident(
-            number=base + 1 + i, title=f"incident {i}", severity=sev3, started_at=detected, detected_at=detected,
+            number=base + 1 + i, title=f"incident {i}", severity=sev3, peak_severity=sev3, started_at=detected, detected_at=detected,
             owning_team=teams[i % TEAMS], primary_service=services[i % TEAMS],
         ))  # fmt: skip
     incidents = Incident.objects.bulk_create(incidents, batch_size=2000)

@@ -62,6 +62,7 @@ def seed() -> None:
                 number=1001 + i,
                 title=f"Incident {i}",
                 severity=severities[i % 4],
+                peak_severity=severities[i % 4],
                 status="investigating" if is_open else "resolved",
                 started_at=started,
                 detected_at=started,

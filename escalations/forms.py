@@ -28,7 +28,8 @@ class RowChoiceField(forms.ChoiceField):
 
     def valid_value(self, value) -> bool:
         value = str(value)
-        return value in self.fixed or (value.isdigit() and 0 < int(value) < 2**63)
+        # ASCII digits only: str.isdigit() also accepts "¹" or "²", which int() refuses (a 500)
+        return value in self.fixed or (value.isascii() and value.isdigit() and 0 < int(value) < 2**63)
 
 
 class EscalationForm(forms.Form):

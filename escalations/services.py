@@ -1,5 +1,12 @@
 """Every state change of a support escalation. The form, the API, the admin, the reminder
-rule, the tasks and the page-acknowledged receiver are thin adapters over these functions.
+rule, the tasks and the page receivers are thin adapters over these functions.
+
+An escalation and the on-call page it was paged through settle each other, like an incident
+and its page: acknowledging the escalation acknowledges the page (``via="escalation"``) and
+acknowledging the page (link, admin, API) acknowledges the escalation; resolving the
+escalation resolves the page, and a person resolving the page resolves the escalation (the
+reply says so, and support is told). Linking a report to an incident stands its page down
+(resolved, "Linked to INC-..."), which leaves the linked report as it is.
 
 Lifecycle::
 
@@ -9,13 +16,30 @@ Lifecycle::
 
 Filing (``submit_escalation``) is accept-first, like an events API: one short transaction
 that locks the catalog Service row writes the escalation (with its routed policy and SLA) and
-runs surge detection (which may open an incident and link the reports), so concurrent
-submissions for one service are serialised and one surge opens exactly one incident. Paging
-the routed policy, telling the team about a question, or paging for a surge's incident is
-``dispatch``, run by a worker on commit (``tasks.dispatch``); ``dispatched_at`` marks it done,
-so a redelivered task does nothing, and the dispatch auditor (``dispatch_overdue``, beat) runs
-it for any filing whose task was lost to a broker outage or a dead worker. Notifications go
-through the outbox either way.
+either attaches it to the open incident on its service or runs surge detection (which may open
+an incident and link the reports), so concurrent submissions for one service are serialised
+and one surge opens exactly one incident. Paging the routed policy, telling the team about a
+question, or paging for a surge's incident is ``dispatch``, run by a worker on commit
+(``tasks.dispatch``); ``dispatched_at`` marks it done, so a redelivered task does nothing, and
+the dispatch auditor (``dispatch_overdue``, beat) runs it for any filing whose task was lost to
+a broker outage or a dead worker. Notifications go through the outbox either way.
+
+One problem pages on-call once, not once per report (a burst of filings on one service):
+
+- a report for a service with an open (non-drill) incident is attached to it - a *support
+  report* on its timeline, its customers counted - and pages nobody (at filing, or at dispatch
+  if the incident was opened in between). Neither the form nor the API can say "this is a
+  different problem" (the form's *No - this is something new* is its preselected default, not
+  a deliberate choice), so every such filing is attached;
+- a blocked/degraded report whose service is already being paged, for another open report
+  filed within the surge window, joins that page instead of opening its own (acknowledging the
+  page acknowledges them all; resolving or linking one leaves the page calling for the rest);
+- the surge's incident is paged once and stands the reports' page down.
+
+So an on-call person gets at most two page messages for a burst (the reports' page, then the
+incident's), and one when the surge forms before any report was dispatched. Dispatch locks the
+service row like filing does (``FOR NO KEY UPDATE``, service first, then the escalation), so a
+dispatch and a filing for one service never interleave.
 """
 
 from __future__ import annotations
@@ -26,6 +50,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -193,8 +218,9 @@ def submit_escalation(
     paged (or the team told) by a worker once it is committed (``dispatch``).
 
     ``service=None`` means "not sure": the support-triage policy handles it (and it never
-    counts towards a surge). Returns the escalation; ``escalation.incident`` is set when this
-    report completed a surge and opened an incident.
+    counts towards a surge). A report for a service that has an open incident is attached to
+    it instead (linked, nothing to dispatch). Returns the escalation; ``escalation.incident``
+    is set when it was attached, or when this report completed a surge and opened an incident.
     """
     if not permissions.can_file(reporter):
         raise NotAllowed("Only support staff and engineers file escalations.")
@@ -233,9 +259,44 @@ def submit_escalation(
         escalation._history_user = reporter
         escalation.save()
         if service is not None:
-            _detect_surge(escalation, config, now)
-        _enqueue_dispatch(escalation.pk)
+            incident = _open_incident_on(service) or _detect_surge(escalation, config, now)
+            if incident is not None and escalation.incident_id is None:
+                escalation.dispatched_at = now  # the incident's response has it: nobody to page
+                _attach(
+                    escalation,
+                    incident,
+                    actor=reporter,
+                    source=LinkSource.SUPPORT,
+                    now=now,
+                    count=True,
+                    automatic=True,
+                )
+        if escalation.dispatched_at is None:
+            _enqueue_dispatch(escalation.pk)
     return escalation
+
+
+def _open_incident_on(service: Service) -> Incident | None:
+    """The open, real (not drill) incident a report about ``service`` belongs to, row-locked:
+    one centred on the service first, then the most severe, then the oldest. Found first and
+    locked second, re-checked open after the lock (it may have been resolved while we waited)."""
+    found = list(
+        Incident.objects.open()
+        .real()
+        .filter(services=service)
+        .order_by(
+            Case(When(primary_service=service, then=Value(0)), default=Value(1)),
+            "severity__level",
+            "detected_at",
+            "pk",
+        )
+        .values_list("pk", flat=True)[:5]
+    )
+    for pk in found:
+        locked = Incident.objects.open().select_for_update().filter(pk=pk).first()
+        if locked is not None:
+            return locked
+    return None
 
 
 def _title(escalation: Escalation) -> str:
@@ -344,8 +405,17 @@ def dispatch(*, escalation_id: int) -> str:
     filed escalation, exactly once: under the escalation's row lock, ``dispatched_at`` set
     means done, so a redelivered task or the auditor does nothing the second time. A report
     that completed a surge pages on-call for its incident instead. Nothing to do when
-    someone acknowledged, linked or resolved it first. Returns what it did."""
+    someone acknowledged, linked or resolved it first. A report whose service has an open
+    incident by now is attached to it, and one whose service is being paged about another
+    recent report joins that page (see the module docstring). Returns what it did."""
+    service_id = Escalation.objects.filter(pk=escalation_id).values_list("service_id", flat=True).first()
     with transaction.atomic():
+        if service_id is not None:
+            # The service first, like filing (never the escalation first: a filing holding the
+            # service may be waiting for this escalation's row in surge detection). Filings
+            # and dispatches for one service take turns, so each sees the page or incident the
+            # one before opened.
+            Service.objects.select_for_update(no_key=True).filter(pk=service_id).values_list("pk").first()
         escalation = (
             Escalation.objects.select_for_update(of=("self",))
             # only what no other transaction changes: joined rows are not re-read after a lock wait
@@ -361,8 +431,25 @@ def dispatch(*, escalation_id: int) -> str:
         if escalation.page_id is not None:
             outcome = "already paged"
         elif escalation.status == Status.NEW:
-            if escalation.impact in PAGING_IMPACTS:
-                outcome = "paged" if _page(escalation, escalation.policy) else "no policy to page"
+            incident = _open_incident_on(escalation.service) if escalation.service_id else None
+            if incident is not None:
+                now = timezone.now()
+                _attach(
+                    escalation,
+                    incident,
+                    actor=escalation.reporter,
+                    source=LinkSource.SUPPORT,
+                    now=now,
+                    count=True,
+                    automatic=True,
+                )
+                outcome = f"attached to {incident.reference}"
+            elif escalation.impact in PAGING_IMPACTS:
+                joined = _join_running_page(escalation)
+                if joined is not None:
+                    outcome = f"joined the page of {joined}"
+                else:
+                    outcome = "paged" if _page(escalation, escalation.policy) else "no policy to page"
             else:
                 outcome = "team told" if _tell_team(escalation, escalation.policy) else "nobody to tell"
         elif escalation.linked_by == LinkSource.SURGE:
@@ -373,6 +460,40 @@ def dispatch(*, escalation_id: int) -> str:
         escalation._history_user = None
         escalation.save(update_fields=["dispatched_at", "page", "updated_at"])
     return outcome
+
+
+def _join_running_page(escalation: Escalation) -> str | None:
+    """Point the (locked) escalation at the open page of another open, unlinked report for the
+    same service and policy filed within the surge window before it, and return that report's
+    reference; None when there is none. Nobody is notified again: on-call already is."""
+    if escalation.service_id is None or escalation.policy_id is None:
+        return None
+    window = timedelta(minutes=SupportSettings.load().surge_window_minutes)
+    running = (
+        Escalation.objects.filter(
+            service_id=escalation.service_id,
+            incident__isnull=True,  # with service and created_at: the escalations_surge_window index
+            created_at__gte=escalation.created_at - window,
+            created_at__lte=escalation.created_at,
+            policy_id=escalation.policy_id,
+            status__in=[Status.NEW, Status.ACKNOWLEDGED],
+            page__status__in=Page.OPEN,
+        )
+        .exclude(pk=escalation.pk)
+        .order_by("created_at", "pk")
+        .values_list("pk", "page_id")
+        .first()
+    )
+    if running is None:
+        return None
+    other_pk, page_id = running
+    # Locked and re-checked: a triager resolving the other report releases the page under
+    # this lock, and counts this report once this transaction commits.
+    page = Page.objects.select_for_update().filter(pk=page_id, status__in=Page.OPEN).first()
+    if page is None:
+        return None
+    escalation.page = page  # the caller saves the (locked) escalation
+    return f"ESC-{other_pk}"
 
 
 def _respond_to_surge(escalation: Escalation) -> str:
@@ -389,10 +510,12 @@ def _respond_to_surge(escalation: Escalation) -> str:
         said = "incident paged"
     else:
         said = "nobody paged for the incident"
-    reports = Escalation.objects.filter(
-        incident=incident, linked_by=LinkSource.SURGE, page__status__in=Page.OPEN
-    ).select_related("page")
-    stood_down = sum(_stand_down(report.page, incident, None) for report in reports)
+    pages = Page.objects.filter(
+        pk__in=Escalation.objects.filter(
+            incident=incident, linked_by=LinkSource.SURGE, page__status__in=Page.OPEN
+        ).values("page_id")
+    ).order_by("pk")
+    stood_down = sum(_stand_down(page, incident, None) for page in pages)
     return f"{said}, {stood_down} report page(s) stood down"
 
 
@@ -424,7 +547,9 @@ def dispatch_overdue(*, now: datetime | None = None) -> dict[int, str]:
 def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime) -> Incident | None:
     """N unlinked, unresolved reports for the service within M minutes and no open (real)
     incident covering it: open one incident and link the reports (on-call is paged for it by
-    this filing's dispatch).
+    this filing's dispatch), and return it. The caller found no open incident first; one found
+    after waiting for the reports' locks (an engineer opened it meanwhile) is returned unlinked,
+    for the caller to attach this report to.
 
     The caller holds the lock on the service row, so this check-then-act is race-free.
     """
@@ -437,20 +562,17 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
         .exclude(status=Status.RESOLVED)
         .order_by("created_at", "id")
     )
-    # Cheap checks first: at most N ids, then the open incident. Most filings stop here; a
-    # service whose incident is already open can have hundreds of recent reports.
+    # Cheap check first: at most N ids. Most filings stop here.
     if len(in_window.values_list("pk", flat=True)[: config.surge_threshold]) < config.surge_threshold:
-        return None
-    if Incident.objects.open().real().filter(services=service).exists():
         return None
     # Locked: a report whose dispatch is running right now is read once that has committed.
     recent = list(in_window.select_related("reporter").select_for_update(of=("self",), no_key=True))
     # Re-checked after the lock: while this waited, an engineer may have opened an incident
     # from one of these reports (it then left the window) - the next statement sees that.
-    if (
-        len(recent) < config.surge_threshold
-        or Incident.objects.open().real().filter(services=service).exists()
-    ):
+    opened_meanwhile = _open_incident_on(service)
+    if opened_meanwhile is not None:
+        return opened_meanwhile
+    if len(recent) < config.surge_threshold:
         return None
     detected = recent[0].created_at
     starts = [e.started_at for e in recent if e.started_at is not None]
@@ -533,13 +655,20 @@ def _mark_linked(escalation: Escalation, incident: Incident, *, actor, source: s
         escalation.acknowledged_by = actor
 
 
-def _report_event(escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime) -> dict:
+def _report_event(
+    escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime, automatic: bool = False
+) -> dict:
     """The incident timeline's *support report* entry for a linked escalation."""
     who = {
         LinkSource.SUPPORT: f"{escalation.reporter} (support) attached a customer report",
         LinkSource.SURGE: "Surge detection linked a customer report",
         LinkSource.ENGINEERING: f"{actor} linked support escalation {escalation.reference}",
     }[source]
+    if automatic:
+        who = (
+            f"Customer report {escalation.reference} from {escalation.reporter} (support) attached "
+            f"automatically: {incident.reference} is open on {escalation.service}"
+        )
     return {
         "incident": incident,
         "kind": TimelineEvent.Kind.SUPPORT_REPORT,
@@ -551,20 +680,33 @@ def _report_event(escalation: Escalation, incident: Incident, *, actor, source: 
         "actor": actor,
         "occurred_at": min(escalation.created_at, now),
         "related": escalation,
-        "data": {"escalation": escalation.pk, "customers": escalation.customers_reporting, "source": source},
+        "data": {
+            "escalation": escalation.pk,
+            "customers": escalation.customers_reporting,
+            "source": source,
+            **({"automatic": True} if automatic else {}),
+        },
     }
 
 
 def _attach(
-    escalation: Escalation, incident: Incident, *, actor, source: str, now: datetime, count: bool = False
+    escalation: Escalation,
+    incident: Incident,
+    *,
+    actor,
+    source: str,
+    now: datetime,
+    count: bool = False,
+    automatic: bool = False,
 ) -> None:
     """Link the (locked or freshly created) escalation to the incident: timeline event, and
-    the escalation's own page resolved: the incident's response takes over."""
+    the escalation's own page resolved: the incident's response takes over. ``automatic``:
+    the portal attached a filing to the open incident on its service."""
     _mark_linked(escalation, incident, actor=actor, source=source, now=now)
     escalation._history_user = actor
     escalation.save(update_fields=LINKED_FIELDS)
     incident_services.add_timeline_event(
-        **_report_event(escalation, incident, actor=actor, source=source, now=now)
+        **_report_event(escalation, incident, actor=actor, source=source, now=now, automatic=automatic)
     )
     if count:
         incident_services.add_reported_customers(incident=incident, count=escalation.customers_reporting)
@@ -583,11 +725,23 @@ def _link_surge(reports: list[Escalation], incident: Incident, now: datetime) ->
 
 
 def _stand_down(page: Page | None, incident: Incident, actor) -> bool:
-    """Resolve a linked escalation's own page: the incident's response takes over."""
+    """Resolve a linked escalation's page: the incident's response takes over."""
+    return _release_page(page, actor=actor, reason=f"Linked to {incident.reference}")
+
+
+def _release_page(page: Page | None, *, actor, reason: str) -> bool:
+    """Resolve an escalation's page once no open (new or acknowledged) report is paged through
+    it any more: reports of one service share a page (``_join_running_page``). The caller has
+    already saved its escalation as linked or resolved. Locked first, counted second, so a
+    report joining the page meanwhile is counted. False when the page stays or was resolved."""
     if page is None or page.status not in Page.OPEN:
         return False
+    if Page.objects.select_for_update().filter(pk=page.pk, status__in=Page.OPEN).first() is None:
+        return False
+    if Escalation.objects.filter(page_id=page.pk, status__in=[Status.NEW, Status.ACKNOWLEDGED]).exists():
+        return False
     try:
-        oncall_services.resolve_page(page=page, user=actor, reason=f"Linked to {incident.reference}")
+        oncall_services.resolve_page(page=page, user=actor, reason=reason)
     except Conflict:  # resolved meanwhile: nothing left to stop
         return False
     return True
@@ -670,7 +824,7 @@ def _closed_message(escalation: Escalation) -> str:
 
 
 @transaction.atomic
-def acknowledge(*, escalation: Escalation | int, actor, via: str = "admin") -> Escalation:
+def acknowledge(*, escalation: Escalation | int, actor, via: str = "escalation") -> Escalation:
     """new -> acknowledged; also acknowledges its page so escalation stops. Race-safe: the
     second acknowledger gets a Conflict naming the first."""
     _require_triage(actor)
@@ -697,21 +851,25 @@ def acknowledge(*, escalation: Escalation | int, actor, via: str = "admin") -> E
 
 
 @transaction.atomic
-def acknowledge_from_page(*, page: Page, user, at: datetime) -> Escalation | None:
+def acknowledge_from_page(*, page: Page, user, at: datetime) -> list[Escalation]:
     """Receiver side of ``oncall.signals.page_acknowledged``: acknowledging the page (web
-    link, admin, API) acknowledges its escalation. Idempotent."""
-    escalation = Escalation.objects.select_for_update().filter(page_id=page.pk).first()
-    if escalation is None or escalation.acknowledged_at is not None:
-        return escalation
-    escalation.acknowledged_by = user
-    escalation.acknowledged_at = at
-    fields = ["acknowledged_by", "acknowledged_at", "updated_at"]
-    if escalation.status == Status.NEW:
-        escalation.status = Status.ACKNOWLEDGED
-        fields.append("status")
-    escalation._history_user = user
-    escalation.save(update_fields=fields)
-    return escalation
+    link, admin, API) acknowledges the escalations paged through it (a linked one keeps its
+    status and records who). Idempotent; returns those it acknowledged."""
+    waiting = list(
+        Escalation.objects.select_for_update()
+        .filter(page_id=page.pk, acknowledged_at__isnull=True)
+        .order_by("pk")
+    )
+    for escalation in waiting:
+        escalation.acknowledged_by = user
+        escalation.acknowledged_at = max(at, escalation.created_at)
+        fields = ["acknowledged_by", "acknowledged_at", "updated_at"]
+        if escalation.status == Status.NEW:
+            escalation.status = Status.ACKNOWLEDGED
+            fields.append("status")
+        escalation._history_user = user
+        escalation.save(update_fields=fields)
+    return waiting
 
 
 @transaction.atomic
@@ -766,13 +924,40 @@ def open_incident(
 
 @transaction.atomic
 def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
-    """Close the escalation with a reply support sees (and is told about)."""
+    """Close the escalation with a reply support sees (and is told about); its page stops."""
     _require_triage(actor)
     reply = _text(reply, field="reply", label="The reply to support", max_length=MAX_TEXT)
     escalation = _lock(escalation)
     if escalation.status == Status.RESOLVED:
         raise Conflict(_closed_message(escalation))
-    now = timezone.now()
+    _close(escalation, actor, reply, timezone.now())
+    _release_page(escalation.page, actor=actor, reason=f"{escalation.reference} resolved")
+    return escalation
+
+
+@transaction.atomic
+def resolve_from_page(*, page: Page, user, at: datetime, reason: str = "") -> list[Escalation]:
+    """Receiver side of ``oncall.signals.page_resolved``: a person resolving the page (admin,
+    API) resolves the open escalations paged through it, with a reply that says so. A page
+    resolved by automation (``user`` None), or by this app (the escalation was resolved or
+    linked first), settles nothing more. Idempotent."""
+    if user is None:
+        return []
+    reason = (reason or "").strip()
+    reply = f"Resolved by {user} from the on-call page" + (f": {reason}" if reason else ".")
+    open_ones = list(
+        Escalation.objects.select_for_update(of=("self",))
+        .select_related("reporter")
+        .filter(page_id=page.pk, status__in=[Status.NEW, Status.ACKNOWLEDGED])
+        .order_by("pk")
+    )
+    for escalation in open_ones:
+        _close(escalation, user, reply, max(at, escalation.created_at))
+    return open_ones
+
+
+def _close(escalation: Escalation, actor, reply: str, now: datetime) -> None:
+    """Resolve the locked escalation with ``reply`` and tell its reporter."""
     escalation.status = Status.RESOLVED
     escalation.resolved_by = actor
     escalation.resolved_at = now
@@ -782,10 +967,6 @@ def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
         escalation.acknowledged_at = now
     escalation._history_user = actor
     escalation.save()
-    page = escalation.page
-    if page is not None and page.status in Page.OPEN:
-        with contextlib.suppress(Conflict):
-            oncall_services.resolve_page(page=page, user=actor, reason=f"{escalation.reference} resolved")
     url = absolute_url("/support/")
     notify(
         recipients=[escalation.reporter],
@@ -801,7 +982,6 @@ def resolve(*, escalation: Escalation | int, actor, reply: str) -> Escalation:
         idempotency_key=f"escalations:{escalation.pk}:resolved",
         related=escalation,
     )
-    return escalation
 
 
 # ---------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ class IncidentSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     severity = serializers.SlugRelatedField(slug_field="level", read_only=True)
     severity_label = serializers.CharField(source="severity.label", read_only=True)
+    peak_severity = serializers.SlugRelatedField(
+        slug_field="level", read_only=True, help_text="The most severe level it ever had (postmortem rule)."
+    )
+    peak_severity_label = serializers.CharField(source="peak_severity.label", read_only=True)
     services = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     service_names = serializers.SerializerMethodField()
     runbooks = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -68,7 +72,8 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "number", "reference", "title", "summary", "severity", "severity_label", "status", "drill",
+            "id", "number", "reference", "title", "summary", "severity", "severity_label", "peak_severity",
+            "peak_severity_label", "status", "drill",
             "detection_source", "services", "service_names", "primary_service", "owning_team", "commander",
             "commander_name", "comms_lead", "scribe", "runbooks", "declared_by", "acknowledged_by", "resolved_by",
             "customer_impact", "customers_affected", "reported_customers", "customer_message",

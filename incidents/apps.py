@@ -14,10 +14,12 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents import paging
-        from oncall.signals import page_acknowledged
+        from oncall.signals import page_acknowledged, page_resolved
 
-        # oncall (layer 1) tells us a page was acknowledged: acknowledge its incident.
+        # oncall (layer 1) tells us a page was acknowledged or resolved: settle its incident
+        # the same way (the two-way rules are in incidents/paging.py).
         page_acknowledged.connect(paging.on_page_acknowledged, dispatch_uid="incidents.page_acknowledged")
+        page_resolved.connect(paging.on_page_resolved, dispatch_uid="incidents.page_resolved")
         # The data migration seeds the severity framework; a test flush (or a fresh database
         # restored without data) gets it back after every migrate, like the role groups.
         post_migrate.connect(_ensure_severities, sender=self, dispatch_uid="incidents.ensure_severities")

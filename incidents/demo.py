@@ -144,7 +144,7 @@ def _seed_past(ctx, rng, key, days_ago, level, slugs, title, source, drill):
             replace_customer_message=True, at=t["mitigated"] + timedelta(minutes=3),
         )  # fmt: skip
     services.resolve(incident=incident, actor=commander, at=t["resolved"])
-    if not incident.severity.postmortem_required or drill:
+    if not incident.peak_severity.postmortem_required or drill:
         # a close guard (e.g. postmortems) may want more first: then it stays resolved
         with contextlib.suppress(Conflict):
             services.close(incident=incident, actor=manager, at=t["closed"])

@@ -156,6 +156,18 @@ class Incident(models.Model):
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
     severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
+    # The most severe level the incident ever had: set when declared, raised (never lowered) by
+    # services.change_severity. The postmortem requirement and due date follow it, so lowering
+    # a resolved SEV-1 cannot skip its postmortem. The database cannot compare levels across
+    # the two foreign keys (a CheckConstraint sees ids, not levels): the service enforces it.
+    # Indexed (the FK index): "resolved incidents whose peak requires a postmortem".
+    peak_severity = models.ForeignKey(
+        Severity,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        help_text="The most severe level it ever had; decides whether a postmortem is required.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.INVESTIGATING)
     drill = models.BooleanField(
         default=False,

@@ -16,7 +16,7 @@ def incident_list() -> QuerySet[Incident]:
     """Incidents with everything a list row shows, in a constant number of queries
     (one for the rows, one for their services)."""
     return Incident.objects.select_related(
-        "severity", "commander", "owning_team", "primary_service", "comms_lead", "scribe"
+        "severity", "peak_severity", "commander", "owning_team", "primary_service", "comms_lead", "scribe"
     ).prefetch_related(
         Prefetch("services", queryset=Service.objects.only("id", "name", "slug").order_by("name"))
     )

@@ -10,6 +10,9 @@ notifications / paging requests on commit. Lifecycle::
 ``acknowledged`` is not a status: the first acknowledgement stamps ``acknowledged_at`` and
 makes the acknowledger commander unless one is set. Identifying, mitigating or resolving an
 unacknowledged incident acknowledges it first (the responder is evidently on it).
+
+The incident and its on-call pages settle each other (acknowledged, mitigated, resolved, in
+both directions): the rules are in ``incidents/paging.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from catalog.models import Service, Team
-from incidents import permissions, signals
+from incidents import paging, permissions, signals
 from incidents.models import FIRST_NUMBER, Incident, Severity, StatusUpdate, TimelineEvent
 from opsportal import timeutil
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
@@ -244,13 +247,12 @@ def _notify(incident: Incident, *, event: str, key: str, actor=None, extra: list
 
 
 def _page_on_call(incident: Incident, reason: str) -> None:
-    """The one paging hook: called when an incident is declared at a paging severity or
-    raised to one. Opens the on-call page in this transaction (incidents/paging.py), then
-    announces ``signals.paging_requested`` on commit for anyone else who listens."""
+    """The one paging hook: called when an incident is declared at a paging severity, raised
+    to one, or reopened at one. Opens the on-call page in this transaction
+    (incidents/paging.py), then announces ``signals.paging_requested`` on commit for anyone
+    else who listens."""
     if is_quiet() or not incident.severity.pages_oncall:
         return
-    from incidents import paging
-
     paging.open_incident_page(incident, reason)
     pk, drill = incident.pk, incident.drill
 
@@ -315,6 +317,7 @@ def declare_incident(
         title=title,
         summary=summary,
         severity=severity,
+        peak_severity=severity,
         drill=drill,
         detection_source=detection_source,
         primary_service=primary_service,
@@ -386,7 +389,7 @@ def _normalise_tags(tags: str | Iterable[str]) -> str:
 # ---------------------------------------------------------------------------------------
 # Acknowledge and roles
 # ---------------------------------------------------------------------------------------
-def _stamp_ack(incident: Incident, actor, when: datetime) -> None:
+def _stamp_ack(incident: Incident, actor, when: datetime, *, via: str = "incident") -> None:
     incident.acknowledged_at = when
     incident.acknowledged_by = actor
     became_commander = incident.commander is None
@@ -401,7 +404,7 @@ def _stamp_ack(incident: Incident, actor, when: datetime) -> None:
         + (f" {actor} is incident commander." if became_commander else ""),
         actor=actor,
         occurred_at=when,
-        data={"within_sla": not late},
+        data={"within_sla": not late, "via": via},
     )
 
 
@@ -410,19 +413,49 @@ def _refuse_closed(incident: Incident, verb: str) -> None:
         raise Conflict(f"{incident.reference} is {incident.get_status_display().lower()}: cannot {verb} it.")
 
 
+def _acknowledged_through_page(incident: Incident) -> bool:
+    data = (
+        incident.timeline.filter(kind=Kind.ACKNOWLEDGED)
+        .order_by("-occurred_at", "-pk")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return bool(data) and data.get("via") == "page"
+
+
 @transaction.atomic
-def acknowledge(*, incident: Incident, actor, at: datetime | None = None) -> Incident:
-    """Stamp the first acknowledgement. Race-safe: the loser gets a Conflict naming the winner."""
+def acknowledge(
+    *, incident: Incident, actor, at: datetime | None = None, from_page: bool = False
+) -> Incident:
+    """Stamp the first acknowledgement and acknowledge the incident's pages still calling
+    people (escalation stops). Race-safe: a second acknowledgement of the incident gets a
+    Conflict naming the first - except when there is still something to acknowledge or the two
+    doors meant the same thing, which return the incident as it is:
+
+    - the incident was acknowledged through its page (a page's acknowledgement and the
+      incident's, at the same moment, are one acknowledgement);
+    - a page of the acknowledged incident is calling people again (its acknowledgement timed
+      out, or a reopen paged again): that page is acknowledged, the incident keeps its first
+      acknowledgement and gets no second timeline entry.
+
+    ``from_page``: the page's acknowledgement is being passed on (incidents.paging); its page
+    is acknowledged already."""
     _require_responder(actor)
     when = _when(at)
     incident = _lock(incident)
     if incident.acknowledged_at is not None:
+        if not from_page:
+            retriggered = paging.acknowledge_incident_pages(incident, actor) if incident.is_open else 0
+            if retriggered or _acknowledged_through_page(incident):
+                return incident
         raise Conflict(
             f"{incident.reference} was already acknowledged by {_name(incident.acknowledged_by)} "
             f"at {_fmt(incident.acknowledged_at)}."
         )
     _refuse_closed(incident, "acknowledge")
-    _stamp_ack(incident, actor, when)
+    _stamp_ack(incident, actor, when, via="page" if from_page else "incident")
+    if not from_page:
+        paging.acknowledge_incident_pages(incident, actor)
     return incident
 
 
@@ -521,6 +554,7 @@ def identify(*, incident: Incident, actor, at: datetime | None = None, note: str
     _ack_first(incident, actor, when)
     _save(incident, actor, ["status"])
     _status_event(incident, previous, actor, when, note)
+    paging.acknowledge_incident_pages(incident, actor)  # someone is evidently on it
     return incident
 
 
@@ -535,6 +569,7 @@ def mitigate(*, incident: Incident, actor, at: datetime | None = None, note: str
     incident.mitigated_at = incident.mitigated_at or when
     _save(incident, actor, ["status", "mitigated_at"])
     _status_event(incident, previous, actor, when, note, " (impact mitigated)")
+    paging.acknowledge_incident_pages(incident, actor)  # pages still triggered stop escalating
     return incident
 
 
@@ -555,8 +590,6 @@ def resolve(*, incident: Incident, actor, at: datetime | None = None, note: str 
     incident.resolved_by = actor
     _save(incident, actor, ["status", "mitigated_at", "resolved_at", "resolved_by"])
     _status_event(incident, previous, actor, when, note)
-    from incidents import paging
-
     paging.resolve_incident_pages(incident, actor)
     duration = incident.duration(when)
     _notify(
@@ -572,7 +605,9 @@ def resolve(*, incident: Incident, actor, at: datetime | None = None, note: str 
 @transaction.atomic
 def reopen(*, incident: Incident, actor, reason: str = "") -> Incident:
     """resolved -> investigating: impact came back. Clears mitigation and resolution
-    (the timeline keeps the earlier ones)."""
+    (the timeline keeps the earlier ones). At a paging severity on-call is paged again (its
+    earlier page was resolved with the incident); the first acknowledgement stays on record,
+    and acknowledging the incident or the new page stops the new page."""
     _require_responder(actor)
     incident = _lock(incident)
     old_resolved, old_mitigated = incident.resolved_at, incident.mitigated_at
@@ -595,6 +630,7 @@ def reopen(*, incident: Incident, actor, reason: str = "") -> Incident:
             "previous_mitigated_at": old_mitigated.isoformat() if old_mitigated else None,
         },
     )
+    _page_on_call(incident, "reopened")
     return incident
 
 
@@ -671,7 +707,8 @@ def update_severity(*, severity: Severity, actor, **fields) -> Severity:
 @transaction.atomic
 def change_severity(*, incident: Incident, actor, severity: Severity | int, reason: str = "") -> Incident:
     """Raise or lower the severity: a timeline event, a notification, and a page when the new
-    severity pages on-call and the old one did not."""
+    severity pages on-call and the old one did not. Raising it above the incident's peak
+    raises the peak; lowering never lowers it (the postmortem requirement follows the peak)."""
     _require_responder(actor)
     new = _severity(severity)
     incident = _lock(incident)
@@ -681,7 +718,11 @@ def change_severity(*, incident: Incident, actor, severity: Severity | int, reas
     if old.pk == new.pk:
         raise Conflict(f"{incident.reference} is already {new.label}.")
     incident.severity = new
-    _save(incident, actor, ["severity"])
+    fields = ["severity"]
+    if new.level < incident.peak_severity.level:
+        incident.peak_severity = new
+        fields.append("peak_severity")
+    _save(incident, actor, fields)
     direction = "raised" if new.level < old.level else "lowered"
     event = add_timeline_event(
         incident=incident,

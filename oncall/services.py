@@ -7,6 +7,10 @@ and import it; oncall never imports them):
     acknowledge_page(page=, user=, via=)
     resolve_page(page=, user=, reason=)
 
+A page and its subject settle each other: the subject's app acknowledges or resolves the page
+through these functions (``via`` one of ``SUBJECT_VIAS`` when its own subject acknowledged it)
+and hears about the page's acknowledgement and resolution through ``oncall.signals``.
+
 Escalation runs as a chain of ``oncall.escalate_page(page_id, step_token)`` tasks, each
 scheduled with a countdown after commit. The page row is the state machine: ``step`` (the last
 notified step of this ``round``), ``step_token`` (the one delivery allowed to move it on) and
@@ -48,13 +52,20 @@ from oncall.models import (
     Schedule,
     ServicePolicy,
 )
-from oncall.signals import page_acknowledged
+from oncall.signals import page_acknowledged, page_resolved
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
 
 log = logging.getLogger(__name__)
 
 ACK_SALT = "oncall.page-acknowledge"
+
+# ``via`` of an acknowledgement made by the page's subject (its incident or escalation was
+# acknowledged). An acknowledgement through a person's door (link, admin, API) that meets one
+# of these - or one of these meeting a person's - finds the page in the state it asked for and
+# returns it: both doors meant "someone is on it", so neither caller gets a Conflict. Two
+# acknowledgements through people's doors still race, and the loser gets a Conflict.
+SUBJECT_VIAS = frozenset({"incident", "escalation"})
 CHANGE_NOTICE_WINDOW = timedelta(days=28)
 
 
@@ -641,9 +652,17 @@ def page_by_hand(
 
 def acknowledge_page(*, page: Page, user, via: str) -> Page:
     """Acknowledge: escalation stops; the loser of a race gets Conflict naming the winner.
-    ``page_acknowledged`` is sent after commit (incidents acknowledges its incident)."""
+    ``page_acknowledged`` is sent after commit (incidents acknowledges its incident).
+
+    When either this acknowledgement or the one already recorded came from the page's subject
+    (``via`` in ``SUBJECT_VIAS``), the page is returned as it is: no Conflict, no second event,
+    no second signal."""
     with transaction.atomic():
         locked = Page.objects.select_for_update().get(pk=page.pk)
+        if locked.status == Page.Status.ACKNOWLEDGED and (
+            via in SUBJECT_VIAS or locked.acknowledged_via in SUBJECT_VIAS
+        ):
+            return locked
         if locked.status == Page.Status.ACKNOWLEDGED:
             who = selectors.users_by_id([locked.acknowledged_by_id]).get(locked.acknowledged_by_id)
             raise Conflict(
@@ -676,6 +695,9 @@ def acknowledge_page(*, page: Page, user, via: str) -> Page:
 
 
 def resolve_page(*, page: Page, user=None, reason: str = "") -> Page:
+    """Resolve: escalation stops for good. ``user`` None means automation (a recovered probe).
+    A second resolution gets Conflict saying when. ``page_resolved`` is sent after commit
+    (incidents resolves its incident, escalations its escalations, when ``user`` is a person)."""
     with transaction.atomic():
         locked = Page.objects.select_for_update().get(pk=page.pk)
         if locked.status == Page.Status.RESOLVED:
@@ -698,6 +720,9 @@ def resolve_page(*, page: Page, user=None, reason: str = "") -> Page:
             ]
         )
         _event(locked, PageEvent.Kind.RESOLVED, at=now, user=user, note=reason)
+        transaction.on_commit(
+            lambda: page_resolved.send(sender=Page, page=locked, user=user, at=now, reason=reason)
+        )
     return locked
 
 

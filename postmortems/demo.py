@@ -73,14 +73,14 @@ STORIES = [
 
 
 def _past_incidents(ctx) -> list[Incident]:
-    """Resolved/closed incidents whose severity requires a postmortem (``ctx.incidents`` from
+    """Resolved/closed incidents whose peak severity requires a postmortem (``ctx.incidents`` from
     incidents/demo.py: demo key -> Incident; all past incidents when it is absent)."""
     found = getattr(ctx, "incidents", None)
     if isinstance(found, dict):
         found = list(found.values())
     pks = [i.pk for i in (found or []) if isinstance(i, Incident)]
     qs = Incident.objects.exclude(status__in=Incident.OPEN_STATUSES).filter(
-        severity__postmortem_required=True, resolved_at__isnull=False
+        peak_severity__postmortem_required=True, resolved_at__isnull=False
     )
     if pks:
         qs = qs.filter(pk__in=pks)

@@ -53,11 +53,12 @@ def holidays() -> list[date]:
 
 
 def due_at_for(incident: Incident) -> datetime:
-    """Resolution + the severity's postmortem window in business days (weekends and holidays
-    skipped, same local wall time across DST)."""
+    """Resolution + the postmortem window of the most severe level the incident ever had
+    (``peak_severity``), in business days (weekends and holidays skipped, same local wall time
+    across DST)."""
     if incident.resolved_at is None:
         raise Conflict(f"{incident.reference} is not resolved: a postmortem reviews a resolved incident.")
-    days = incident.severity.postmortem_due_business_days
+    days = incident.peak_severity.postmortem_due_business_days
     if days is None:
         days = DEFAULT_DUE_BUSINESS_DAYS
     return timeutil.add_business_days(incident.resolved_at, days, business_zone(), holidays())
@@ -71,12 +72,17 @@ def local_today(now: datetime | None = None) -> date:
 # Close guard (registered in PostmortemsConfig.ready)
 # ---------------------------------------------------------------------------------------
 def close_guard(incident: Incident) -> str | None:
-    """Refuse closing an incident whose severity requires a postmortem until it is published."""
-    if not incident.severity.postmortem_required:
+    """Refuse closing an incident whose peak severity (the most severe level it ever had)
+    requires a postmortem until it is published: lowering the severity afterwards changes
+    nothing."""
+    peak = incident.peak_severity
+    if not peak.postmortem_required:
         return None
     if Postmortem.objects.filter(incident_id=incident.pk, status=Status.PUBLISHED).exists():
         return None
-    return f"a published postmortem is required for this severity ({incident.severity.label})"
+    if peak.pk != incident.severity_id:
+        return f"a published postmortem is required: it reached {peak.label} (now {incident.severity.label})"
+    return f"a published postmortem is required for this severity ({peak.label})"
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +200,7 @@ def start_postmortem(*, incident: Incident | int, actor, owner=None, reviewer=No
     pk = incident.pk if isinstance(incident, Incident) else incident
     incident = (
         Incident.objects.select_for_update(of=("self",))
-        .select_related("severity", "owning_team", "owning_team__manager")
+        .select_related("severity", "peak_severity", "owning_team", "owning_team__manager")
         .get(pk=pk)
     )
     if Postmortem.objects.filter(incident=incident).exists():

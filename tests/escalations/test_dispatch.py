@@ -111,11 +111,13 @@ def test_sla_breach_before_dispatch_pages_once(agent, service):
 
 @pytest.mark.django_db
 def test_auditor_takes_the_oldest_first_and_only_what_waited(agent, service):
+    SupportSettings.load()  # the row exists (a transactional test before may have flushed it)
     SupportSettings.objects.filter(pk=1).update(surge_threshold=1000)  # three filings, no surge
+    other = paged_service(name="Search")  # one service per filing: none joins another's page
     newer = file(agent, service=None, customer="newer", dispatch=False)  # no triage policy set
     older = file(agent, service=service, customer="older", dispatch=False)
-    fresh = file(agent, service=service, customer="fresh", dispatch=False)
-    done = file(agent, service=service, customer="done")
+    fresh = file(agent, service=other, customer="fresh", dispatch=False)
+    done = file(agent, service=paged_service(name="Billing"), customer="done")
     Escalation.objects.filter(pk=newer.pk).update(created_at=fresh.created_at - timedelta(minutes=1))
     Escalation.objects.filter(pk=older.pk).update(created_at=fresh.created_at - timedelta(minutes=5))
     now = fresh.created_at + timedelta(seconds=10)  # fresh has not waited long enough yet
@@ -187,9 +189,9 @@ def test_surge_filing_opens_the_incident_and_its_dispatch_pages_for_it(agent, se
     # the filing itself only opened and linked: paging is its dispatch
     assert not Page.objects.filter(dedup_key=f"incident:{incident.pk}").exists()
     assert first.page.is_open
-    assert second.page.is_open
+    assert second.page == first.page  # the second report joined the page running for the first
     outcome = tasks.dispatch(third.pk)
-    assert outcome == "incident paged, 2 report page(s) stood down"
+    assert outcome == "incident paged, 1 report page(s) stood down"
     page = Page.objects.get(dedup_key=f"incident:{incident.pk}")
     assert page.subject == incident
     for report in (first, second):
@@ -224,7 +226,7 @@ def test_surge_at_a_paging_severity_is_paged_once(agent, service, manager):
     *_, third = _surge(agent, service)
     incident = Incident.objects.get()
     assert Page.objects.filter(dedup_key=f"incident:{incident.pk}").count() == 1
-    assert tasks.dispatch(third.pk) == "incident already paged, 2 report page(s) stood down"
+    assert tasks.dispatch(third.pk) == "incident already paged, 1 report page(s) stood down"
     assert Page.objects.filter(dedup_key=f"incident:{incident.pk}").count() == 1
     assert TimelineEvent.objects.filter(incident=incident, kind=TimelineEvent.Kind.PAGE).count() == 1
 
@@ -236,7 +238,7 @@ def test_surge_incident_resolved_before_dispatch_pages_nobody(agent, service, re
     *_, third = _surge(agent, service)
     incident = Incident.objects.get()
     incident_services.resolve(incident=incident, actor=responder, note="Fixed")
-    assert tasks.dispatch(third.pk) == "incident no longer open, not paged, 2 report page(s) stood down"
+    assert tasks.dispatch(third.pk) == "incident no longer open, not paged, 1 report page(s) stood down"
     assert not Page.objects.filter(dedup_key=f"incident:{incident.pk}").exists()
     # the reports' own pages stop too: nobody is chased about a resolved incident
     assert set(Page.objects.values_list("status", flat=True)) == {Page.Status.RESOLVED}
@@ -345,8 +347,9 @@ def test_surge_rechecks_after_waiting_for_a_report_an_engineer_is_opening_an_inc
     assert not raised(run_concurrently([engineer, filing]))
     incident = Incident.objects.get()  # the engineer's: the surge saw it and stood back
     assert incident.declared_by == responder
-    assert third[0].incident is None
-    assert third[0].page is not None  # paged on its own, like any report
+    # and the filing joined it as a customer report instead of paging on its own
+    assert (third[0].incident, third[0].linked_by) == (incident, Escalation.LinkSource.SUPPORT)
+    assert third[0].page is None
 
 
 @pytest.mark.integration

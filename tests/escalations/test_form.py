@@ -164,6 +164,8 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("links", "https://e.example.com/" + "a" * 500, "at most 500 characters"),
         ("incident", "424242", "That incident is no longer open"),
         ("incident", "not-an-id", "Select a valid choice."),
+        ("incident", "\u00b9", "Select a valid choice."),  # superscript one: isdigit(), not int()
+        ("service", "\u00b2", "Select a valid choice."),
     ],
 )
 def test_every_invalid_field_is_a_field_error(support_client, service, field, value, message):
@@ -340,7 +342,9 @@ def test_support_page_query_count_is_constant(client, support_user, responder, s
     from escalations.models import SupportSettings
     from tests.escalations.factories import file
 
+    SupportSettings.load()
     SupportSettings.objects.filter(pk=1).update(surge_threshold=1000)
+    other = paged_service(name="Search")
 
     client.force_login(support_user)
     client.get("/support/")
@@ -358,10 +362,8 @@ def test_support_page_query_count_is_constant(client, support_user, responder, s
     # updates, the nav's permissions: the same for 1 row as for 7.
     services.open_incident(escalation=file(support_user, service=service), actor=responder)
     one = count()
-    for n in range(6):
-        e = file(support_user, service=service, customer=f"c{n}", impact="question")
-        if n % 2:
-            services.open_incident(escalation=e, actor=responder)
+    for n in range(6):  # half attached to the open incident on the service, half new elsewhere
+        file(support_user, service=service if n % 2 else other, customer=f"c{n}", impact="question")
     assert count() == one
 
 

@@ -135,3 +135,72 @@ def test_next_business_day_sla_for_questions_skips_the_weekend(support_user, ser
 def test_degraded_sla_is_one_hour(support_user, service):
     escalation = file(support_user, service=service, impact="degraded")
     assert escalation.ack_due_at - escalation.created_at == timedelta(hours=1)
+
+
+# --- the escalation and its page settle each other ------------------------------------------
+
+
+def test_acknowledging_the_escalation_acknowledges_its_page_once(
+    support_user, responder, manager, service, api_as, django_capture_on_commit_callbacks
+):
+    escalation = file(support_user, service=service)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.acknowledge(escalation=escalation, actor=responder)
+    page = escalation.page
+    page.refresh_from_db()
+    assert (page.status, page.acknowledged_by, page.acknowledged_via) == (
+        "acknowledged",
+        responder,
+        "escalation",
+    )
+    # someone else's acknowledgement of the page a moment later finds it settled: no 409
+    r = api_as(manager).post(f"/api/v1/pages/{page.pk}/acknowledge/")
+    assert r.status_code == 200, r.data
+    assert PageEvent.objects.filter(page=page, kind=PageEvent.Kind.ACKNOWLEDGED).count() == 1
+
+
+@pytest.mark.parametrize("status", ["new", "acknowledged"])
+def test_resolving_the_page_resolves_the_escalation_and_tells_support(
+    status, support_user, responder, service, api_as, django_capture_on_commit_callbacks
+):
+    escalation = file(support_user, service=service)
+    if status == "acknowledged":
+        services.acknowledge(escalation=escalation, actor=responder)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api_as(responder).post(
+            f"/api/v1/pages/{escalation.page_id}/resolve/", {"reason": "cache flushed, checkout works"}
+        )
+    assert r.status_code == 200, r.data
+    escalation.refresh_from_db()
+    assert escalation.status == Escalation.Status.RESOLVED
+    assert escalation.resolved_by == responder
+    assert "on-call page" in escalation.reply
+    assert "cache flushed, checkout works" in escalation.reply
+    assert Notification.objects.filter(
+        recipient=support_user, template="escalations/resolved", related_id=str(escalation.pk)
+    ).exists()
+
+
+def test_resolving_the_escalation_resolves_its_page_without_an_echo(
+    support_user, responder, service, django_capture_on_commit_callbacks
+):
+    escalation = file(support_user, service=service)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.resolve(escalation=escalation, actor=responder, reply="Fixed in 1.2.")
+    escalation.refresh_from_db()
+    assert escalation.reply == "Fixed in 1.2."  # not overwritten by the page's resolution
+    assert escalation.page.status == Page.Status.RESOLVED
+    assert Notification.objects.filter(template="escalations/resolved").count() == 1
+
+
+def test_a_linked_report_is_not_resolved_by_its_stood_down_page(
+    support_user, responder, service, django_capture_on_commit_callbacks
+):
+    escalation = file(support_user, service=service)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.link_to_incident(
+            escalation=escalation, incident=_incident(responder, service), actor=responder
+        )
+    escalation.refresh_from_db()
+    assert escalation.status == Escalation.Status.LINKED
+    assert escalation.page.status == Page.Status.RESOLVED

@@ -158,7 +158,7 @@ def test_acknowledge_stamps_once_and_makes_commander(responder, responder2):
     assert incident.acknowledged_by == responder
     assert incident.commander == responder
     ack = selectors.timeline(incident).get(kind="acknowledged")
-    assert ack.data == {"within_sla": True}
+    assert ack.data == {"within_sla": True, "via": "incident"}
     with pytest.raises(Conflict, match=r"already acknowledged by .* at 2026-03-10 14:03:00"):
         services.acknowledge(incident=incident, actor=responder2)
     assert TimelineEvent.objects.filter(kind="acknowledged").count() == 1
@@ -168,7 +168,7 @@ def test_late_acknowledgement_is_marked(responder):
     incident = declare(actor=None, level=1, detected_at=T0)
     services.acknowledge(incident=incident, actor=responder, at=T0 + timedelta(minutes=6))
     ack = selectors.timeline(incident).get(kind="acknowledged")
-    assert ack.data == {"within_sla": False}
+    assert ack.data == {"within_sla": False, "via": "incident"}
     assert "after the acknowledgement SLA" in ack.text
 
 
@@ -299,8 +299,10 @@ def test_reopen_clears_resolution_and_keeps_it_in_the_timeline(responder):
     assert incident.resolved_by is None
     assert incident.acknowledged_at is not None  # acknowledgement is stamped once, ever
     assert incident.reopened_count == 1
-    event = selectors.timeline(incident).last()
+    event = selectors.timeline(incident).filter(kind="status_changed").last()
     assert event.text == "Reopened (resolved -> investigating). Errors are back."
+    # SEV-2 pages on-call again (here its team has no policy, which the timeline says)
+    assert selectors.timeline(incident).last().text.startswith("On-call was NOT paged")
     assert event.data["previous_resolved_at"] == (T0 + timedelta(minutes=5)).isoformat()
     services.resolve(incident=incident, actor=responder)
     assert Incident.objects.get(pk=incident.pk).status == "resolved"

@@ -46,6 +46,7 @@ def build(
         number=number or next_number(),
         title=extra.pop("title", f"Incident detected {detected_at:%Y-%m-%d %H:%M}"),
         severity=severity,
+        peak_severity=severity,
         status=status,
         detection_source=source,
         owning_team=team,
