@@ -301,6 +301,13 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = envparse.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A worker keeps trying to reach a lost broker for as long as it takes (celery's default
+# gives up after 100 attempts, ~45 min, and exits; under `make run` that stops everything).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# On connection loss, a task already running finishes (its work commits; the message is
+# redelivered later and finds nothing to do) rather than being killed halfway through a
+# delivery, which would send it twice. Explicit: celery 6 flips the default.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Support escalations ----------------------------------------------------------------
 # Per-user rate of filing escalations (form and API together), django-ratelimit syntax.

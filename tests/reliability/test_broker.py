@@ -73,3 +73,11 @@ def test_stock_kombu_still_crashes_here(server):
     server.kill()
     with pytest.raises(AttributeError, match="hostname"):
         _close_like_a_worker_on_connection_loss(conn, channel)
+
+
+def test_the_app_uses_it_and_keeps_reconnecting():
+    from opsportal.celery import app
+
+    assert app.conf.broker_transport == OURS
+    assert app.conf.broker_connection_max_retries is None  # never give up on a lost broker
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
