@@ -6,6 +6,8 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 from kombu import Queue
 
+from opsportal.workers import Heartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
 
 app = Celery("opsportal")
@@ -19,6 +21,8 @@ app.conf.task_queues = (
     Queue("default", routing_key="default"),
 )
 app.autodiscover_tasks()
+# Every worker process beats per queue it consumes; /healthz and /metrics read the beats.
+app.steps["consumer"].add(Heartbeat)
 
 
 @task_prerun.connect

@@ -24,7 +24,7 @@ from notifications.models import Notification
 from oncall import services
 from oncall import tasks as oncall_tasks
 from oncall.models import PageEvent
-from opsportal import periodic
+from opsportal import periodic, workers
 from tests.celery_worker import publishing_to, running_beat, running_worker, wait_for, worker_database_url
 from tests.factories import TeamFactory, UserFactory
 from tests.notifications.factories import WebhookMethodFactory
@@ -71,7 +71,11 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
     auditor = next(s for s in oncall_tasks.PERIODIC_TASKS if s.task == "oncall.audit_pages")
     periodic.sync([dataclasses.replace(auditor, every=timedelta(seconds=AUDIT_EVERY))])
 
-    env = {"DATABASE_URL": worker_database_url(), "ONCALL_AUDIT_GRACE_SECONDS": str(GRACE)}
+    env = {
+        "DATABASE_URL": worker_database_url(),
+        "ONCALL_AUDIT_GRACE_SECONDS": str(GRACE),
+        "WORKER_HEARTBEAT_SECONDS": "1",
+    }
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     broker = redis.Redis.from_url(redis_server.url)
 
@@ -79,13 +83,16 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
         assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(worker_log)}"
         return True
 
+    def beating() -> bool:  # its heartbeat, in whichever Redis is running now
+        return workers.liveness(broker, ["critical"])["critical"].alive == 1
+
     with (
         running_worker(
             "critical", env, broker_url=redis_server.url, pool="prefork", log_path=worker_log
         ) as worker,
         running_beat(env, broker_url=redis_server.url, log_path=beat_log),
     ):
-        wait_for(lambda: worker_alive() and " ready." in _log(worker_log), timeout=40)
+        wait_for(lambda: worker_alive() and " ready." in _log(worker_log) and beating(), timeout=40)
 
         # Level 1 now; level 2 due in DUE_IN seconds: a countdown task the worker holds (its
         # ETA computed from the traveled clock, so the one-minute level delay is 10 s away).
@@ -107,6 +114,7 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
         redis_server.start()  # back on the same port, empty
 
         wait_for(lambda: worker_alive() and _log(worker_log).count("Connected to ") >= 2, timeout=30)
+        wait_for(lambda: worker_alive() and beating(), timeout=10)  # consuming again, and says so
         wait_for(
             lambda: worker_alive() and PageEvent.objects.filter(page=page, kind="escalated").exists(),
             timeout=DUE_IN + GRACE + AUDIT_EVERY + 30,
