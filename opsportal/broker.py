@@ -5,24 +5,28 @@ unchanged): a worker that holds a scheduled (ETA/countdown) task while its Redis
 dies exits with ``Unrecoverable error: AttributeError: 'NoneType' object has no attribute
 'hostname'``, and nothing consumes the queues until someone starts a new worker.
 
-How it happens, on connection loss, in ``Consumer.on_connection_error_after_connected``:
+How it happens, on connection loss, in ``Consumer.on_connection_error_after_connected``
+(traced in a worker):
 
 1. ``connection.collect()`` closes the task channel. kombu's ``Channel.close`` first reads
    the reply of the BRPOP in flight (kombu#1733, so a popped message is not lost); on a dead
-   socket that read raises ``ConnectionError`` *before* the channel is marked closed. The
-   error is swallowed, the channel stays open, and ``collect()`` then detaches the transport
-   from its connection (``transport.client = None``).
-2. ``connection.close()`` (added in celery 5.7.0, celery#10242) closes the channel again.
-   This time it gets as far as restoring its unacknowledged messages - the ETA task - and
-   building a Redis client from the detached transport raises ``AttributeError``, which is
-   not a connection error, so it escapes ``ignore_errors`` and kills the worker.
+   socket that read raises ``ConnectionError`` *before* the channel is marked closed, and the
+   error is swallowed. ``collect()`` then closes the connection's other channels, where the
+   remote-control channel fails too (its fanout queue cannot be deleted while Redis is down)
+   and ends the loop before the task channel is tried again; finally it detaches the
+   transport from its connection (``transport.client = None``).
+2. ``connection.close()`` (added in celery 5.7.0, celery#10242) closes the task channel
+   again. This time it gets as far as restoring its unacknowledged messages - the ETA task -
+   and building a Redis client from the detached transport raises ``AttributeError``, which
+   is not a connection error, so it escapes ``ignore_errors`` and kills the worker.
 
-A worker holding no unacknowledged message, or not blocked in BRPOP at that moment, survives:
-hence "only when it holds a scheduled task".
+So it takes an unacknowledged message (a scheduled task: an idle worker holds nothing else),
+a BRPOP in flight (an idle worker) and Redis still unreachable during the cleanup (a restart
+or crash; when only the connection was cut, the second pass of step 1 closes the channel).
 
 The repair: a dead BRPOP socket no longer aborts ``Channel.close``. The channel is then closed
 on the first attempt, while its transport is still attached; the unacknowledged messages are
-restored right away if Redis is already back, or stay in Redis' ``unacked`` hash for the
+restored right away if Redis is reachable, or stay in Redis' ``unacked`` hash for the
 visibility timeout if it is not (exactly kombu's behaviour on any failed restore), and the
 second ``close()`` is a no-op. As a second line, restoring through a transport that has been
 detached is skipped with a warning instead of raising. Nothing else of the transport changes.

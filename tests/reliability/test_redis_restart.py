@@ -57,9 +57,14 @@ def redis_server(tmp_path):
     server.close()
 
 
-def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
-    redis_server, httpserver, tmp_path
+@pytest.mark.parametrize("outage", ["redis-restart", "connections-dropped"])
+def test_a_broker_outage_with_a_pending_escalation_step_loses_and_repeats_nothing(
+    outage, redis_server, httpserver, tmp_path
 ):
+    """redis-restart: Redis killed and started again, empty - the step the worker held is
+    gone, and the auditor runs it. connections-dropped: Redis stays up but every client
+    connection is cut (a failover, a proxy's idle timeout) - the worker puts the step back in
+    the queue as it closes the dead connection, and it runs on time."""
     httpserver.expect_request("/hook").respond_with_data("ok")
     team = TeamFactory()
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
@@ -109,9 +114,12 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
         wait_for(lambda: len(httpserver.log) == 1, timeout=15)  # alice's level-1 page delivered
         assert timezone.now() < due - timedelta(seconds=3), "too slow to restart Redis before the step is due"
 
-        redis_server.kill()  # a Redis crash: every connection and key gone
-        time.sleep(1)
-        redis_server.start()  # back on the same port, empty
+        if outage == "redis-restart":
+            redis_server.kill()  # a Redis crash: every connection and key gone
+            time.sleep(1)
+            redis_server.start()  # back on the same port, empty
+        else:
+            assert broker.client_kill_filter(_type="normal", skipme=True) >= 2  # worker and beat
 
         wait_for(lambda: worker_alive() and _log(worker_log).count("Connected to ") >= 2, timeout=30)
         wait_for(lambda: worker_alive() and beating(), timeout=10)  # consuming again, and says so
@@ -125,7 +133,13 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
 
     escalated = PageEvent.objects.get(page=page, kind="escalated")
     late = (escalated.at - due).total_seconds()
-    assert 0 <= late <= GRACE + AUDIT_EVERY + LATENCY, f"level 2 ran {late:.1f} s after it was due"
+    resumed_by_auditor = f"auditor resumed overdue page {page.pk}" in _log(worker_log)
+    if outage == "redis-restart":
+        assert resumed_by_auditor
+        assert 0 <= late <= GRACE + AUDIT_EVERY + LATENCY, f"level 2 ran {late:.1f} s after it was due"
+    else:
+        assert not resumed_by_auditor
+        assert 0 <= late <= LATENCY, f"level 2 ran {late:.1f} s after it was due"
     notified = list(
         PageEvent.objects.filter(page=page, kind="notified").values_list("level", "user__username")
     )
@@ -136,3 +150,4 @@ def test_redis_restart_with_a_pending_escalation_step_loses_and_repeats_nothing(
     deliveries = [request.headers["X-OpsPortal-Delivery"] for request, _response in httpserver.log]
     assert sorted(deliveries) == sorted(rows.values_list("idempotency_key", flat=True))  # each once
     assert "Unrecoverable error" not in _log(worker_log)
+    broker.close()
