@@ -55,29 +55,61 @@ def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> Non
     raise RuntimeError(f"redis-server did not answer PING within {timeout:.0f} s")
 
 
+class RedisServer:
+    """A private ``redis-server`` on one local port, persistence off.
+
+    ``kill()`` then ``start()`` is a Redis restart as clients see it: the same address, an
+    empty server (``make run`` and the reliability tests both use it)."""
+
+    def __init__(self, port: int | None = None, workdir: str | None = None):
+        self.port = port or free_port()
+        self._own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="opsportal-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.workdir, "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop it after our children
+        )  # fmt: skip
+        _wait_ready(self.port, self.proc)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes with every connection and key (a crash)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def embedded_redis() -> Iterator[str]:
     """Start a private redis-server; yield its URL; stop it (and its temp dir) on exit."""
-    workdir = tempfile.mkdtemp(prefix="opsportal-redis-")
-    port = free_port()
-    proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--daemonize", "no", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C reaches us, and we stop it after our children
-    )  # fmt: skip
+    server = RedisServer()
     try:
-        _wait_ready(port, proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.start().url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.close()
 
 
 def main(argv: list[str]) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import redis
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
 from metrics import selectors
+from opsportal import workers
 
 
 class PortalCollector:
@@ -74,7 +76,36 @@ class PortalCollector:
         yield failures
 
 
+class WorkerCollector:
+    """Worker liveness from the workers' own heartbeats (opsportal/workers.py), per queue.
+    Redis unreadable: no samples (alert on ``absent(opsportal_worker_alive)`` too)."""
+
+    def collect(self):
+        alive = GaugeMetricFamily(
+            "opsportal_worker_alive", "Celery workers with a live heartbeat, per queue.", labels=["queue"]
+        )
+        age = GaugeMetricFamily(
+            "opsportal_worker_heartbeat_age_seconds",
+            "Seconds since the newest worker heartbeat per queue (no sample: none in the last day).",
+            labels=["queue"],
+        )
+        client = workers.client()
+        try:
+            report = workers.liveness(client, workers.queue_names())
+        except redis.RedisError:
+            report = {}
+        finally:
+            client.close()
+        for queue, liveness in report.items():
+            alive.add_metric([queue], liveness.alive)
+            if liveness.last_heartbeat_age is not None:
+                age.add_metric([queue], round(liveness.last_heartbeat_age, 3))
+        yield alive
+        yield age
+
+
 def registry(now: datetime) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(PortalCollector(now))
+    reg.register(WorkerCollector())
     return reg

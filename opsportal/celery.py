@@ -6,16 +6,23 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 from kombu import Queue
 
+from opsportal.workers import Heartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsportal.settings")
 
 app = Celery("opsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# kombu's Redis transport, repaired so a worker survives a Redis restart while it holds a
+# scheduled task (celery/kombu 5.7.0 crash it with an AttributeError): see opsportal/broker.py.
+app.conf.broker_transport = "opsportal.broker:RedisTransport"
 app.conf.task_queues = (
     Queue("critical", routing_key="critical"),
     Queue("probes", routing_key="probes"),
     Queue("default", routing_key="default"),
 )
 app.autodiscover_tasks()
+# Every worker process beats per queue it consumes; /healthz and /metrics read the beats.
+app.steps["consumer"].add(Heartbeat)
 
 
 @task_prerun.connect

@@ -38,3 +38,18 @@ def check_production_settings(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def check_worker_heartbeat(app_configs, **kwargs):
+    interval, stale = settings.WORKER_HEARTBEAT_SECONDS, settings.WORKER_HEARTBEAT_STALE_SECONDS
+    if stale < 2 * interval:
+        return [
+            Error(
+                f"WORKER_HEARTBEAT_STALE_SECONDS={stale} is less than twice WORKER_HEARTBEAT_SECONDS={interval}: "
+                "one late heartbeat would report a live worker dead.",
+                hint="Leave WORKER_HEARTBEAT_STALE_SECONDS unset (3 x the interval + 5 s) or raise it.",
+                id="opsportal.E002",
+            )
+        ]
+    return []

@@ -203,7 +203,7 @@ EMAIL_TIMEOUT = envparse.get_int("EMAIL_TIMEOUT", 10, minimum=1)
 
 # --- Security (production defaults whenever DEBUG is off) ------------------------------
 SECURE_SSL_REDIRECT = envparse.get_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/workers)?$"]  # load balancers and monitors probe over plain HTTP
 SESSION_COOKIE_SECURE = envparse.get_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envparse.get_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = envparse.get_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
@@ -301,6 +301,19 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = envparse.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A worker keeps trying to reach a lost broker for as long as it takes (celery's default
+# gives up after 100 attempts, ~45 min, and exits; under `make run` that stops everything).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# On connection loss, a task already running finishes (its work commits; the message is
+# redelivered later and finds nothing to do) rather than being killed halfway through a
+# delivery, which would send it twice. Explicit: celery 6 flips the default.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Worker liveness (opsportal/workers.py): each worker process beats this often per queue it
+# consumes; one silent for longer than the stale window counts as dead in /healthz and /metrics.
+WORKER_HEARTBEAT_SECONDS = envparse.get_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_HEARTBEAT_STALE_SECONDS = envparse.get_int(
+    "WORKER_HEARTBEAT_STALE_SECONDS", 3 * WORKER_HEARTBEAT_SECONDS + 5, minimum=2
+)
 
 # --- Support escalations ----------------------------------------------------------------
 # Per-user rate of filing escalations (form and API together), django-ratelimit syntax.

@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from opsportal.api.permissions import HasARole
 from opsportal.api.router import router
 from opsportal.discovery import app_modules
-from opsportal.health import healthz
+from opsportal.health import healthz, healthz_workers
 
 # Every app registers its viewsets on the one router in its own api.py.
 autodiscover_modules("api")
@@ -23,6 +23,7 @@ _FIRST = ("probes",)
 urlpatterns = [
     *(path("", include(f"{name}.urls")) for name in _FIRST),
     path("healthz", healthz, name="healthz"),
+    path("healthz/workers", healthz_workers, name="healthz-workers"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(permission_classes=_signed_in), name="api-schema"),
