@@ -63,6 +63,14 @@ class ContactMethodForm(forms.ModelForm):
         channel = data.get("channel")
         if channel in (Channel.SLACK, Channel.WEBHOOK) and not data.get("url"):
             self.add_error("url", "Slack and webhook contact methods need a URL.")
+        elif channel in (Channel.SLACK, Channel.WEBHOOK) and (channel, data["url"]) != (
+            self.instance.channel,
+            self.instance.url,
+        ):
+            try:
+                services.check_destination_url(url=data["url"])
+            except ServiceError as exc:
+                self.add_error("url", exc.message)
         secret = data.get("secret") or ""
         if secret and len(secret) < 16:
             self.add_error("secret", "Use a shared secret of at least 16 characters.")
