@@ -141,6 +141,7 @@ def one_worker(app):
         "REDIS_URL": settings.REDIS_URL,
         "DEBUG": "false",
         "SECRET_KEY": settings.SECRET_KEY,
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",  # the local server is on loopback
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     proc = subprocess.Popen(

@@ -57,7 +57,7 @@ def sweep() -> list[tuple[str, object]]:
     from probes import services
     from probes.models import Probe, ProbeResult
 
-    settings.PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     team = Team.objects.create(name="Bench", slug="bench")
     service = Service.objects.create(name="Bench", slug="bench", owner_team=team)
     rows = []

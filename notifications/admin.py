@@ -62,6 +62,8 @@ class ContactMethodForm(forms.ModelForm):
         channel = data.get("channel")
         if channel in (Channel.SLACK, Channel.WEBHOOK) and not data.get("url"):
             self.add_error("url", "Slack and webhook contact methods need a URL.")
+        # Where a URL may point (the outbound guard) is the service's rule: a refusal comes
+        # back on the url field through the admin base.
         secret = data.get("secret") or ""
         if secret and len(secret) < 16:
             self.add_error("secret", "Use a shared secret of at least 16 characters.")

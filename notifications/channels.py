@@ -1,7 +1,10 @@
 """Channel senders: e-mail (Django's backend), Slack (incoming webhook) and signed webhooks.
 
 Each returns a ``Result``; the service decides retry or failure from it. HTTP goes through
-one pooled httpx client per process (keep-alive), with timeouts always set.
+the outbound guard (``notifications.outbound``): one pooled, guarded httpx client per process
+(keep-alive), every connection checked against the allow-list when it is opened, redirects
+never followed, and each request bounded by a total deadline of
+``NOTIFICATIONS_HTTP_TIMEOUT`` seconds (connect + send + the whole answer).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
 
-from notifications import crypto, signing
+from notifications import crypto, outbound, signing
 from notifications.models import Channel, Notification
 
 USER_AGENT = "OpsPortal-Notifications/1"
+ANSWER_READ_BYTES = 4096  # read at most this much of an answer (enough for an error message)
+LOG_EXCERPT_CHARS = 200  # and keep at most this much of it in the log
 
 
 @dataclass(frozen=True)
@@ -78,28 +83,31 @@ def open_mail_connection():
 # --- HTTP -------------------------------------------------------------------------------
 
 _client: httpx.Client | None = None
-_client_pid: int | None = None
+_client_key: tuple | None = None
 _client_lock = threading.Lock()
 
 
-def http_timeout() -> httpx.Timeout:
-    seconds = float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 10))
-    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+def http_timeout_seconds() -> float:
+    """Total seconds per Slack/webhook request: connect + send + the whole answer."""
+    return float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 10))
 
 
 def http_client() -> httpx.Client:
-    """One keep-alive client per process (re-created after a fork: Celery prefork)."""
-    global _client, _client_pid
-    if _client is None or _client_pid != os.getpid():
+    """One keep-alive guarded client per process, re-created after a fork (Celery prefork)
+    and when the allow-list changes (connections opened under the old one are dropped)."""
+    global _client, _client_key
+    key = (os.getpid(), outbound.allowed_networks())
+    if _client is None or _client_key != key:
         with _client_lock:
-            if _client is None or _client_pid != os.getpid():
-                _client = httpx.Client(
-                    timeout=http_timeout(),
-                    follow_redirects=False,
+            if _client is None or _client_key != key:
+                seconds = http_timeout_seconds()
+                _client = outbound.client(
+                    timeout=seconds,
+                    connect_timeout=min(seconds, 5.0),
+                    max_connections=20,
                     headers={"User-Agent": USER_AGENT},
-                    limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
                 )
-                _client_pid = os.getpid()
+                _client_key = key
     return _client
 
 
@@ -120,24 +128,57 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> Result:
+    seconds = http_timeout_seconds()
     try:
-        response = http_client().post(
-            url, content=body, headers={"Content-Type": "application/json", **headers}, timeout=http_timeout()
+        answer = outbound.request(
+            http_client(),
+            "POST",
+            url,
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+            total_timeout=seconds,
+            connect_timeout=min(seconds, 5.0),
+            max_body=ANSWER_READ_BYTES,
         )
+    except outbound.Refused as exc:
+        # Nothing was sent. Permanent: the allow-list or the address must change first (an
+        # operator can resend then); retrying would only knock on the same door.
+        return Result.permanent_failure(f"refused by the outbound guard: {exc}")
+    except outbound.DeadlineExceeded as exc:
+        if exc.status_code is not None and 200 <= exc.status_code < 300:
+            # The receiver accepted the message and then dragged its body out: sent (a retry
+            # would deliver it twice). The connection was dropped at the deadline.
+            return Result.sent(exc.status_code)
+        if exc.status_code is not None:
+            return _classify(exc.status_code, exc.headers, f"(answer not complete within {seconds:g} s)")
+        return Result.unreachable_destination(f"timeout: no complete answer within {seconds:g} s")
     except httpx.TimeoutException as exc:
         return Result.unreachable_destination(f"timeout: {type(exc).__name__}")
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        return Result.permanent_failure(f"invalid URL: {outbound.excerpt(str(exc))}")
     except httpx.TransportError as exc:  # connection refused, DNS, TLS, protocol errors
-        return Result.unreachable_destination(f"connection error: {type(exc).__name__}: {exc}")
-    except httpx.InvalidURL as exc:
-        return Result.permanent_failure(f"invalid URL: {exc}")
-    code = response.status_code
+        return Result.unreachable_destination(
+            f"connection error: {type(exc).__name__}: {outbound.excerpt(str(exc), 300)}"
+        )
+    except httpx.DecodingError as exc:
+        return Result.transient(f"unreadable answer: {outbound.excerpt(str(exc))}")
+    return _classify(answer.status_code, answer.headers, answer.excerpt(LOG_EXCERPT_CHARS))
+
+
+def _classify(code: int, headers: httpx.Headers | None, detail: str) -> Result:
+    headers = headers or httpx.Headers()
     if 200 <= code < 300:
         return Result.sent(code)
-    detail = f"HTTP {code}: {response.text[:500]}".strip()
+    if 300 <= code < 400:
+        # Redirects are never followed: a moved webhook is a configuration problem, and a
+        # redirect is how a public address would point the worker at an internal one.
+        location = outbound.excerpt(headers.get("location", ""), 120)
+        where = f" to {location}" if location else ""
+        return Result.permanent_failure(f"HTTP {code}: redirect{where} not followed; update the URL", code)
+    message = f"HTTP {code}: {detail}".strip()
     if code == 429 or code >= 500 or code == 408:
-        return Result.transient(detail, code, parse_retry_after(response.headers.get("Retry-After")))
-    # 3xx (redirects are not followed: a moved webhook is a configuration problem) and 4xx.
-    return Result.permanent_failure(detail, code)
+        return Result.transient(message, code, parse_retry_after(headers.get("Retry-After")))
+    return Result.permanent_failure(message, code)
 
 
 # --- E-mail -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from django.db.models import F, Q
 from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError, engines
 from django.utils import timezone
 
-from notifications import crypto
+from notifications import crypto, outbound
 from notifications.models import Channel, ContactMethod, Kind, Notification
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
@@ -723,13 +723,37 @@ def can_manage_contacts_of(actor, user) -> bool:
     return selectors.manages_user(manager=actor, user_id=user.pk)
 
 
-@transaction.atomic
+def check_destination_url(*, url: str) -> None:
+    """Save-time check of a Slack/webhook URL: http(s), and a host that resolves only to
+    addresses the outbound guard allows. Raises ``InvalidInput`` on the ``url`` field.
+
+    A name that cannot be resolved right now is accepted (sends are checked again at every
+    connect, so a name that later points somewhere refused fails with a clear error)."""
+    try:
+        outbound.validate_url(url)
+    except outbound.UnsupportedURL as exc:
+        raise InvalidInput(f"This URL cannot be used: {exc}.", field="url") from None
+    except outbound.Refused as exc:
+        raise InvalidInput(
+            f"This address is not allowed: {exc}. Slack and webhook destinations must be public "
+            f"addresses unless {outbound.SETTING} lists their network.",
+            field="url",
+        ) from None
+
+
 def save_contact_method(
     *, actor, method: ContactMethod | None = None, secret: str | None = None, **fields
 ) -> ContactMethod:
     """Create or update a contact method. ``secret`` (webhooks) is stored encrypted; None
-    keeps the current one."""
+    keeps the current one. A new or changed Slack/webhook URL must pass the outbound guard
+    (``check_destination_url``)."""
     method = method or ContactMethod()
+    # What is stored, not the instance: the admin hands over one its form already changed.
+    previous = (
+        ContactMethod.objects.filter(pk=method.pk).values_list("channel", "url").first()
+        if method.pk
+        else None
+    )
     for name, value in fields.items():
         setattr(method, name, value)
     if method.user_id is None:
@@ -742,6 +766,11 @@ def save_contact_method(
         method.email = ""
         if not method.url:
             raise InvalidInput("Slack and webhook contact methods need a URL.", field="url")
+        if (method.channel, method.url) != previous:
+            # Before the transaction: a DNS lookup may take seconds. An unchanged URL is not
+            # re-checked, so a method the allow-list has since excluded can still be edited
+            # or disabled (its sends are refused at connect time).
+            check_destination_url(url=method.url)
     else:
         method.url = ""
     if method.channel != Channel.SLACK:
@@ -763,7 +792,8 @@ def save_contact_method(
         raise InvalidInput(
             " ".join(messages), field=None if first_field == "__all__" else first_field
         ) from exc
-    method.save()
+    with transaction.atomic():
+        method.save()
     return method
 
 

@@ -404,15 +404,17 @@ if "NOTIFICATIONS_SYNCHRONOUS_COMMIT" in _os.environ:
     NOTIFICATIONS_SYNCHRONOUS_COMMIT = envparse.get_bool("NOTIFICATIONS_SYNCHRONOUS_COMMIT", False)
 # Key for encrypting webhook secrets at rest (default: derived from SECRET_KEY).
 NOTIFICATIONS_SECRET_KEY = envparse.get_str("NOTIFICATIONS_SECRET_KEY", "") or ""
-if "PROBE_ALLOWED_NETWORKS" in _os.environ:  # unset: public addresses only (DEBUG: + loopback)
-    PROBE_ALLOWED_NETWORKS = envparse.get_list("PROBE_ALLOWED_NETWORKS", [])
-    for _network in PROBE_ALLOWED_NETWORKS:
-        try:
-            ipaddress.ip_network(_network, strict=False)
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"PROBE_ALLOWED_NETWORKS: {_network!r} is not a network (CIDR)."
-            ) from None
+# Networks every outbound request (probes, Slack, webhooks...) may reach besides public
+# addresses; see notifications/outbound.py. Unset: none (DEBUG: loopback).
+# PROBE_ALLOWED_NETWORKS is its deprecated alias (read only when this one is unset).
+for _name in ("OUTBOUND_ALLOWED_NETWORKS", "PROBE_ALLOWED_NETWORKS"):
+    if _name in _os.environ:
+        globals()[_name] = envparse.get_list(_name, [])
+        for _network in globals()[_name]:
+            try:
+                ipaddress.ip_network(_network, strict=False)
+            except ValueError:
+                raise ImproperlyConfigured(f"{_name}: {_network!r} is not a network (CIDR).") from None
 for _name in ("PROBE_CA_BUNDLE", "PROBE_PING_RATE"):
     if _os.environ.get(_name):
         globals()[_name] = _os.environ[_name]

@@ -40,6 +40,9 @@ CACHES["default"]["KEY_PREFIX"] = f"opsportal-test-{os.getpid()}"  # noqa: F405
 # the web process's flusher thread could not see. tests/probes/test_ingest.py runs the
 # buffered path (the production default) on committed data.
 PROBE_PING_FLUSH_MS = 0
+# Tests talk to real local receivers on loopback: allow it explicitly (not through DEBUG's
+# default), as an operator would. Guard tests set their own allow-list.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing root)
 
 # Parallel test workers (pytest-xdist) each get their own Redis database, so a real Celery

@@ -12,19 +12,11 @@ class ProbesConfig(AppConfig):
 
 def check_probe_settings(app_configs=None, **kwargs):
     """A bad PROBE_* setting is reported at start-up, not at the first probe run."""
-    from probes import conf, netguard
+    from probes import conf
 
+    # The allow-list (OUTBOUND_ALLOWED_NETWORKS, formerly PROBE_ALLOWED_NETWORKS) is checked by
+    # notifications.checks (notifications.E001 / W001): one guard, one setting, one check.
     errors = []
-    try:
-        netguard.allowed_networks()
-    except (ValueError, TypeError) as exc:
-        errors.append(
-            checks.Error(
-                f"PROBE_ALLOWED_NETWORKS is not a list of networks: {exc}",
-                hint='Use CIDRs such as "10.0.0.0/8,192.168.0.0/16".',
-                id="probes.E001",
-            )
-        )
     for name, getter in (("PROBE_CONCURRENCY", conf.concurrency), ("PROBE_BATCH_SIZE", conf.batch_size),
                          ("PROBE_DISPATCH_LIMIT", conf.dispatch_limit), ("PROBE_BODY_CAP_BYTES", conf.body_cap),
                          ("PROBE_RESULT_RETENTION_DAYS", conf.retention_days)):  # fmt: skip

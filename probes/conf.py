@@ -2,7 +2,7 @@
 
 | setting                       | default                      |
 |-------------------------------|------------------------------|
-| PROBE_ALLOWED_NETWORKS        | [] (DEBUG: loopback)         | see probes/netguard.py
+| OUTBOUND_ALLOWED_NETWORKS     | [] (DEBUG: loopback)         | see notifications/outbound.py
 | PROBE_CONCURRENCY             | 200 checks at once per batch |
 | PROBE_BATCH_SIZE              | 1000 probes per worker task  |
 | PROBE_DISPATCH_LIMIT          | 5000 probes leased per tick  |

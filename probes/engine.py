@@ -3,8 +3,10 @@
 ``run_checks(specs)`` runs every check in one asyncio loop (httpx.AsyncClient for HTTP,
 ``asyncio.open_connection`` for TCP, ``ssl`` for TLS), at most ``concurrency`` at a time, each
 inside its own ``asyncio.timeout``: a hanging endpoint costs its own timeout and nothing else.
-Every connection goes to an address ``netguard`` approved after resolving the name once; the
-original host travels in the Host header and as the TLS server name (SNI + certificate check).
+Every connection goes through the outbound guard (``notifications.outbound``): the name is
+resolved when the connection opens, every answer is checked against the allow-list, and the
+socket goes to a checked address (the URL keeps its host name for the Host header, SNI and
+the certificate check).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import contextlib
 import httpx
 from cryptography import x509
 
-from probes import netguard
+from notifications import outbound
 
 MAX_REDIRECTS = 5
 USER_AGENT = "OpsPortal-Probe/1"
@@ -143,19 +145,16 @@ def json_matches(value, expected: str) -> bool:
     return isinstance(value, str) and value == expected
 
 
-def _ip_host(ip) -> str:
-    return f"[{ip}]" if ip.version == 6 else str(ip)
-
-
-def _client(ssl_context: ssl.SSLContext) -> httpx.AsyncClient:
-    """A client per check, without keep-alive: no shared pool (httpcore's pool scans every
-    connection per request, quadratic with a thousand concurrent checks) and no pooled TLS
-    connection negotiated for one server name ever serving another name on the same IP."""
-    return httpx.AsyncClient(
+def _client(ssl_context: ssl.SSLContext, timeout: float) -> httpx.AsyncClient:
+    """A guarded client per check, without keep-alive: no shared pool (httpcore's pool scans
+    every connection per request, quadratic with a thousand concurrent checks) and every
+    check opens - and so checks - its own connections."""
+    return outbound.async_client(
+        timeout=timeout,
+        connect_timeout=timeout,
         verify=ssl_context,
-        follow_redirects=False,
-        trust_env=False,  # never through an environment proxy: we pin the address ourselves
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+        keepalive=False,
+        max_connections=None,
         headers={"User-Agent": USER_AGENT},
     )
 
@@ -178,7 +177,7 @@ async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]
 
 
 async def check_http(spec: CheckSpec, ssl_context: ssl.SSLContext, config: EngineConfig) -> Outcome:
-    async with _client(ssl_context) as client:
+    async with _client(ssl_context, spec.timeout) as client:
         return await _check_http(spec, client, config)
 
 
@@ -191,19 +190,11 @@ async def _check_http(spec: CheckSpec, client: httpx.AsyncClient, config: Engine
     for hop in range(MAX_REDIRECTS + 1):
         if url.scheme not in {"http", "https"} or not url.host:
             raise CheckFailed(f"unsupported URL {url}")
-        port = url.port or (443 if url.scheme == "https" else 80)
+        request = client.build_request(method, url, headers=spec.headers, content=body, timeout=spec.timeout)
         try:
-            ip = await netguard.resolve(url.host, port)
-        except netguard.Refused as exc:
-            where = "redirect target " if hop else ""
-            raise netguard.Refused(f"{where}{exc}") from None
-        target = url.copy_with(host=str(ip))
-        headers = {**spec.headers, "Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        request = client.build_request(
-            method, target, headers=headers, content=body, extensions=extensions, timeout=spec.timeout
-        )
-        response = await client.send(request, stream=True)
+            response = await client.send(request, stream=True)
+        except outbound.Refused as exc:  # raised at connect time: nothing was sent
+            raise outbound.Refused(f"redirect target {exc}" if hop else str(exc)) from None
         try:
             if spec.follow_redirects and response.is_redirect and "location" in response.headers:
                 if hop == MAX_REDIRECTS:
@@ -286,7 +277,7 @@ async def check_tls(spec: CheckSpec, ssl_context: ssl.SSLContext) -> Outcome:
     started = time.perf_counter()
     checked_at = datetime.now(UTC)
     port = spec.port or 443
-    ip = await netguard.resolve(spec.host, port)
+    ip = await _checked_address(spec.host, port)
     server_name = spec.sni_name or spec.host
     verify_error = ""
     try:
@@ -336,10 +327,15 @@ async def check_tls(spec: CheckSpec, ssl_context: ssl.SSLContext) -> Outcome:
     return outcome
 
 
+async def _checked_address(host: str, port: int):
+    """Resolve once, check every answer (the guard), and return the address to connect to."""
+    return (await outbound.aresolve(host, port))[0]
+
+
 async def check_tcp(spec: CheckSpec) -> Outcome:
     started = time.perf_counter()
     checked_at = datetime.now(UTC)
-    ip = await netguard.resolve(spec.host, spec.port)
+    ip = await _checked_address(spec.host, spec.port)
     _reader, writer = await asyncio.open_connection(str(ip), spec.port)
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     writer.close()
@@ -384,6 +380,8 @@ async def _run_one(spec: CheckSpec, ssl_context: ssl.SSLContext, config: EngineC
         checked_at = datetime.now(UTC)
         started = time.perf_counter()
         try:
+            # The check's total deadline: asyncio cancels whatever is awaited when it passes
+            # (DNS, connect, TLS, a trickling body alike).
             async with asyncio.timeout(spec.timeout):
                 if spec.kind == "http":
                     return await check_http(spec, ssl_context, config)
@@ -394,8 +392,8 @@ async def _run_one(spec: CheckSpec, ssl_context: ssl.SSLContext, config: EngineC
                 return Outcome(spec.key, DOWN, checked_at, error=f"unknown probe kind {spec.kind!r}")
         except TimeoutError:
             error, status, latency = f"timed out after {spec.timeout:g} s", None, None
-        except netguard.Refused as exc:
-            error, status, latency = f"refused by the SSRF guard: {exc}", None, None
+        except outbound.Refused as exc:
+            error, status, latency = f"refused by the outbound guard: {exc}", None, None
         except CheckFailed as exc:
             error, status, latency = str(exc), exc.status_code, exc.latency_ms
         except Exception as exc:  # any network failure is a result, never a crash of the batch

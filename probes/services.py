@@ -28,9 +28,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
+from notifications import outbound
 from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from opsportal.links import absolute_url
-from probes import conf, engine, netguard, permissions
+from probes import conf, engine, permissions
 from probes.models import MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,13 @@ def validate_probe(probe: Probe) -> None:
 
 
 def _check_literal(host: str, field: str) -> None:
+    """Save-time check of a literal IP target (names are checked at every connect)."""
+    literal = outbound.literal_address(host)
+    if literal is None:
+        return
     try:
-        netguard.validate_target_host(host)
-    except netguard.Refused as exc:
+        outbound.check_address(literal)
+    except outbound.Refused as exc:
         raise InvalidInput(f"Target refused: {exc}.", field=field) from None
 
 

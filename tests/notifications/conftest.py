@@ -2,6 +2,7 @@ import pytest
 
 from notifications.models import Notification
 from tests.notifications.factories import SlackMethodFactory, WebhookMethodFactory
+from tests.receivers import make_receiver  # noqa: F401  (fixture: raw loopback receivers)
 
 CONTEXT = {
     "title": "Checkout is down",

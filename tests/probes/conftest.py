@@ -30,7 +30,7 @@ def ca_bundle(ca, tmp_path_factory):
 @pytest.fixture
 def allow_local(settings, ca_bundle):
     """Tests target 127.0.0.1: allow loopback (production default: public addresses only)."""
-    settings.PROBE_ALLOWED_NETWORKS = LOCAL
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOCAL
     settings.PROBE_CA_BUNDLE = ca_bundle
     return settings
 

@@ -1,5 +1,5 @@
 """The engine against real local servers: every probe kind's verdicts and error messages,
-timeouts, concurrency and the SSRF guard."""
+timeouts, concurrency and the outbound (SSRF) guard."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from probes import engine, netguard
+from notifications import outbound
+from probes import engine
 from probes.engine import CheckSpec, EngineConfig
 
 
@@ -170,66 +171,66 @@ def test_http_post_with_body(allow_local, httpserver):
     assert out.outcome == "up"
 
 
-# --- SSRF -----------------------------------------------------------------------------
+# --- Outbound guard (SSRF) ------------------------------------------------------------
 @pytest.mark.parametrize("address", ["169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "fe80::1"])
 def test_metadata_and_link_local_addresses_are_always_refused(settings, address):
-    settings.PROBE_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
-    with pytest.raises(netguard.Refused, match="always refused"):
-        netguard.check_address(address)
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
+    with pytest.raises(outbound.Refused, match="always refused"):
+        outbound.check_address(address)
     out = run_one(http(f"http://[{address}]/" if ":" in address else f"http://{address}/latest/meta-data/"))
     assert out.outcome == "down"
-    assert out.error.startswith("refused by the SSRF guard: ")
+    assert out.error.startswith("refused by the outbound guard: ")
 
 
 def test_private_address_refused_unless_allowed(settings):
-    settings.PROBE_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     out = run_one(http("http://10.1.2.3:8080/"))
     assert out.error == (
-        "refused by the SSRF guard: address 10.1.2.3 is not public and not in PROBE_ALLOWED_NETWORKS"
+        "refused by the outbound guard: 10.1.2.3 is a private address, not in OUTBOUND_ALLOWED_NETWORKS"
     )
-    settings.PROBE_ALLOWED_NETWORKS = ["10.0.0.0/8"]
-    assert str(netguard.check_address("10.1.2.3")) == "10.1.2.3"
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    assert str(outbound.check_address("10.1.2.3")) == "10.1.2.3"
 
 
 def test_public_addresses_are_allowed_by_default(settings):
-    settings.PROBE_ALLOWED_NETWORKS = []
-    assert str(netguard.check_address("93.184.216.34")) == "93.184.216.34"
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    assert str(outbound.check_address("93.184.216.34")) == "93.184.216.34"
 
 
 def test_dns_name_resolving_to_loopback_is_refused(settings, httpserver):
-    settings.PROBE_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     httpserver.expect_request("/").respond_with_data("must not be reached")
     out = run_one(http(f"http://localhost:{httpserver.port}/"))
     assert out.error == (
-        "refused by the SSRF guard: localhost resolves to address 127.0.0.1 is not public and not in "
-        "PROBE_ALLOWED_NETWORKS"
+        "refused by the outbound guard: localhost resolves to 127.0.0.1, a loopback address, not in "
+        "OUTBOUND_ALLOWED_NETWORKS"
     )
     assert httpserver.log == []
 
 
 def test_tcp_and_tls_targets_go_through_the_guard(settings):
-    settings.PROBE_ALLOWED_NETWORKS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
     tcp = run_one(CheckSpec(key=1, kind="tcp", host="localhost", port=22, timeout=2))
     tls = run_one(CheckSpec(key=2, kind="tls", host="169.254.169.254", port=443, timeout=2))
-    assert tcp.error.startswith("refused by the SSRF guard: localhost resolves to address 127.0.0.1")
+    assert tcp.error.startswith("refused by the outbound guard: localhost resolves to 127.0.0.1, a loopback")
     assert "always refused" in tls.error
 
 
 def test_redirect_to_a_private_address_is_refused(settings, httpserver):
-    settings.PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     httpserver.expect_request("/go").respond_with_data(
         "", status=302, headers={"Location": "http://10.0.0.5/admin"}
     )
     out = run_one(http(httpserver.url_for("/go")))
     assert out.outcome == "down"
     assert out.error == (
-        "refused by the SSRF guard: redirect target address 10.0.0.5 is not public and not in "
-        "PROBE_ALLOWED_NETWORKS"
+        "refused by the outbound guard: redirect target 10.0.0.5 is a private address, not in "
+        "OUTBOUND_ALLOWED_NETWORKS"
     )
 
 
 def test_redirect_to_metadata_is_refused(settings, httpserver):
-    settings.PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     httpserver.expect_request("/go").respond_with_data(
         "", status=307, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
     )
@@ -241,15 +242,15 @@ def test_dns_rebinding_cannot_switch_the_address_after_the_check(settings, https
     that answers an allowed address first and a refused one afterwards is never asked again."""
     import asyncio
 
-    settings.PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     httpserver.expect_request("/", headers={"Host": f"rebind.test:{httpserver.port}"}).respond_with_data("ok")
     asked = []
     real = asyncio.BaseEventLoop.getaddrinfo
 
     async def rebinding(self, host, port, *args, **kwargs):
-        if host != "rebind.test":
+        if host not in ("rebind.test", b"rebind.test"):  # anyio passes the IDNA-encoded bytes
             return await real(self, host, port, *args, **kwargs)
-        asked.append(host)
+        asked.append("rebind.test")
         address = "127.0.0.1" if len(asked) == 1 else "169.254.169.254"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
@@ -361,12 +362,7 @@ def test_system_check_reports_bad_probe_settings(settings):
     from probes.apps import check_probe_settings
 
     assert check_probe_settings() == []
-    settings.PROBE_ALLOWED_NETWORKS = ["10.0.0.0/8", "not-a-network"]
     settings.PROBE_CONCURRENCY = 0
     settings.PROBE_CA_BUNDLE = "/nonexistent/ca.pem"
-    assert sorted(e.id for e in check_probe_settings()) == ["probes.E001", "probes.E002", "probes.E003"]
-
-
-def test_allowed_networks_accepts_a_comma_separated_string(settings):
-    settings.PROBE_ALLOWED_NETWORKS = "10.0.0.0/8, 192.168.0.0/16"
-    assert str(netguard.check_address("192.168.1.10")) == "192.168.1.10"
+    assert sorted(e.id for e in check_probe_settings()) == ["probes.E002", "probes.E003"]
+    # the allow-list is the outbound guard's setting, checked by notifications (test_outbound.py)

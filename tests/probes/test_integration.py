@@ -53,21 +53,23 @@ def test_demo_seed_is_idempotent():
 
 @pytest.mark.django_db(transaction=True)
 def test_probe_against_the_portals_own_healthz(live_server):
-    """DEBUG's default PROBE_ALLOWED_NETWORKS is loopback: the demo probe of /healthz works."""
+    """With OUTBOUND_ALLOWED_NETWORKS unset, DEBUG allows loopback: the demo probe of /healthz
+    works; production refuses it."""
     probe = ProbeFactory(url=f"{live_server.url}/healthz", json_path="status", json_expected="ok",
                          next_run_at=datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
-    with override_settings(DEBUG=True, PROBE_ALLOWED_NETWORKS=None):
+    with override_settings(DEBUG=True, OUTBOUND_ALLOWED_NETWORKS=None):
         report = services.dispatch_due(enqueue=False)
         for ids, token in report.batches:
             services.run_batch(probe_ids=ids, lease_token=token)
     probe.refresh_from_db()
     assert (probe.state, probe.last_status_code, probe.last_error) == ("up", 200, "")
-    with override_settings(DEBUG=False, PROBE_ALLOWED_NETWORKS=None):  # production default: refused
+    with override_settings(DEBUG=False, OUTBOUND_ALLOWED_NETWORKS=None):  # production default: refused
         Probe.objects.filter(pk=probe.pk).update(next_run_at=datetime.now(UTC) - timedelta(seconds=1))
         for ids, token in services.dispatch_due(enqueue=False).batches:
             services.run_batch(probe_ids=ids, lease_token=token)
     assert (
-        "not public and not in PROBE_ALLOWED_NETWORKS" in probe.results.order_by("-checked_at").first().error
+        "a loopback address, not in OUTBOUND_ALLOWED_NETWORKS"
+        in probe.results.order_by("-checked_at").first().error
     )
 
 
