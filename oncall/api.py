@@ -30,6 +30,7 @@ from oncall.models import (
 from opsportal.api.router import router
 from opsportal.errors import InvalidInput, NotAllowed
 from opsportal.links import absolute_url
+from opsportal.parsing import parse_id
 
 User = get_user_model()
 MAX_WINDOW = timedelta(days=366)
@@ -403,11 +404,12 @@ class OnCallViewSet(viewsets.GenericViewSet):
         if len(params) != 1:
             raise InvalidInput("Give exactly one of service=, team= or schedule=.")
         ((kind, raw),) = params.items()
-        if not raw.isdigit():
+        pk = parse_id(raw)
+        if pk is None:
             raise InvalidInput(f"{kind} must be an id.", field=kind)
         body = {"at": at, "policy": None, "schedules": [], "levels": []}
         if kind == "service":
-            service = Service.objects.filter(pk=int(raw)).first()
+            service = Service.objects.filter(pk=pk).first()
             if service is None:
                 raise InvalidInput("No such service.", field="service")
             policy, levels = selectors.on_call_for_service(service, at)
@@ -426,8 +428,8 @@ class OnCallViewSet(viewsets.GenericViewSet):
                         seen.add(schedule.pk)
                         body["schedules"].append(_schedule_row(schedule, answer))
         else:
-            qs = Schedule.objects.filter(**({"team_id": int(raw)} if kind == "team" else {"pk": int(raw)}))
-            if kind == "team" and not Team.objects.filter(pk=int(raw)).exists():
+            qs = Schedule.objects.filter(**({"team_id": pk} if kind == "team" else {"pk": pk}))
+            if kind == "team" and not Team.objects.filter(pk=pk).exists():
                 raise InvalidInput("No such team.", field="team")
             schedules = list(qs.order_by("name"))
             if kind == "schedule" and not schedules:

@@ -28,6 +28,7 @@ import contextlib
 import httpx
 from cryptography import x509
 
+from opsportal.parsing import parse_int
 from probes import netguard
 
 MAX_REDIRECTS = 5
@@ -122,8 +123,8 @@ def json_lookup(document, path: str):
     """Follow a dotted path ("checks.0.ok") into parsed JSON; KeyError when it is absent."""
     node = document
     for segment in path.split("."):
-        if isinstance(node, list) and segment.lstrip("-").isdigit():
-            index = int(segment)
+        index = parse_int(segment) if isinstance(node, list) else None
+        if index is not None:
             if not -len(node) <= index < len(node):
                 raise KeyError(path)
             node = node[index]
