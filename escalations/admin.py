@@ -24,6 +24,7 @@ from escalations.models import Escalation, Impact, SupportSettings
 from incidents.models import Incident
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
+from opsportal.parsing import parse_id
 from opsportal.timeutil import human_delta
 
 STATUS_TONES = {
@@ -142,8 +143,8 @@ class EscalationAdmin(SimpleHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip().upper()
-        if term.startswith("ESC-") and term[4:].isdigit():
-            return queryset.filter(pk=int(term[4:])), False
+        if term.startswith("ESC-") and parse_id(term[4:]) is not None:
+            return queryset.filter(pk=parse_id(term[4:])), False
         return super().get_search_results(request, queryset, search_term)
 
     # --- columns -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from notifications import selectors, services
 from notifications.models import Channel, ContactMethod, Notification
 from opsportal.badges import badge
 from opsportal.errors import ServiceError
+from opsportal.parsing import parse_id
 
 STATUS_TONES = {
     Notification.Status.PENDING: "blue",
@@ -177,8 +178,8 @@ class RecipientFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(recipient__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(recipient_id=int(value))
+        if parse_id(value) is not None:
+            return queryset.filter(recipient_id=parse_id(value))
         return queryset
 
 

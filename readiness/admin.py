@@ -19,6 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from opsportal.badges import badge
 from opsportal.db import count_subquery
 from opsportal.errors import ServiceError
+from opsportal.parsing import parse_id
 from readiness import checks, permissions, selectors, services
 from readiness.models import ReadinessReview, ReadinessTemplate, Release, ReviewItem, TemplateItem
 
@@ -237,9 +238,7 @@ class ReleaseAdmin(SimpleHistoryAdmin):
             try:
                 if verb == "item":
                     raw = request.POST.get("item", "")
-                    item = get_object_or_404(
-                        ReviewItem, pk=int(raw) if raw.isdigit() else 0, review__release=release
-                    )
+                    item = get_object_or_404(ReviewItem, pk=parse_id(raw) or 0, review__release=release)
                     services.update_item(
                         item=item,
                         actor=request.user,

@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from opsportal.errors import ServiceError
+from opsportal.parsing import parse_id
 from runbooks import markdown, permissions, selectors, services
 from runbooks.badges import freshness_badge
 from runbooks.models import Runbook
@@ -44,10 +45,10 @@ class ServiceFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in rows]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
+        if parse_id(self.value()) is not None:
             through = Runbook.services.through
             return queryset.filter(
-                pk__in=through.objects.filter(service_id=int(self.value())).values("runbook_id")
+                pk__in=through.objects.filter(service_id=parse_id(self.value())).values("runbook_id")
             )
         return queryset
 
