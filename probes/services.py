@@ -30,6 +30,7 @@ from django.utils import timezone
 from catalog import selectors as catalog_selectors
 from opsportal.errors import Conflict, InvalidInput, ServiceError
 from opsportal.links import absolute_url
+from opsportal.text import strip_control_characters
 from probes import conf, engine, netguard
 from probes.models import MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
@@ -904,7 +905,7 @@ def _incident_for_alert(alert: ProbeAlert, summary: str):
     )
     if incident is None:
         incident = incident_services.declare_incident(
-            title=f"{probe.service.name}: {probe.name} is down",
+            title=strip_control_characters(f"{probe.service.name}: {probe.name} is down"),
             severity=probe.incident_severity,
             services=[probe.service],
             actor=None,
