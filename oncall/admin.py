@@ -11,6 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from notifications.models import Notification
 from oncall import permissions, selectors, services, timeline
+from oncall.forms import ParticipantFormSet, RotationLayerForm
 from oncall.models import (
     WEEKDAYS,
     CalendarFeed,
@@ -39,6 +40,7 @@ GAP_WARNING_DAYS = 14
 
 class LayerInline(admin.TabularInline):
     model = RotationLayer
+    form = RotationLayerForm
     extra = 0
     show_change_link = True
     fields = [
@@ -63,6 +65,9 @@ class LayerInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("members__user", "restrictions")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # a layer needs its participants: added on the layer page (link below the inline)
 
 
 class QuickOverrideForm(forms.Form):
@@ -278,6 +283,7 @@ class RestrictionForm(forms.ModelForm):
 
 class MemberInline(admin.TabularInline):
     model = LayerMember
+    formset = ParticipantFormSet
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["position", "user"]
@@ -291,6 +297,7 @@ class RestrictionInline(admin.TabularInline):
 
 @admin.register(RotationLayer)
 class RotationLayerAdmin(SimpleHistoryAdmin):
+    form = RotationLayerForm
     list_display = ["__str__", "schedule", "position", "start_date", "handoff_time"]
     list_select_related = ["schedule"]
     list_filter = ["schedule__team"]

@@ -27,6 +27,7 @@ from oncall.models import (
     RotationLayer,
     Schedule,
 )
+from opsportal.api.fields import AwareDateTimeField
 from opsportal.api.router import router
 from opsportal.errors import InvalidInput, NotAllowed
 from opsportal.links import absolute_url
@@ -80,6 +81,7 @@ class LayerSerializer(serializers.ModelSerializer):
         many=True, queryset=User.objects.filter(is_active=True), help_text="User ids in rotation order."
     )
     restrictions = RestrictionSerializer(many=True, required=False)
+    end_at = AwareDateTimeField(required=False, allow_null=True, help_text="Optional: the layer stops here.")
 
     class Meta:
         model = RotationLayer
@@ -115,6 +117,20 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     def get_admin_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())
+
+    def validate(self, attrs):
+        """Each layer's field errors from the service's rules, in DRF's own nested shape
+        ({"layers": {index: {field: [message]}}}, as for the layer fields themselves)."""
+        if attrs.get("layers"):
+            tz = attrs.get("time_zone") or (self.instance.time_zone if self.instance else "UTC")
+            errors = {
+                i: {field: [message] for field, message in found.items()}
+                for i, layer in enumerate(attrs["layers"])
+                if (found := services.layer_errors(layer, time_zone=tz))
+            }
+            if errors:
+                raise serializers.ValidationError({"layers": errors})
+        return attrs
 
     def create(self, validated_data):
         layers = validated_data.pop("layers", [])
@@ -228,6 +244,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 class OverrideSerializer(serializers.ModelSerializer):
     user_name = serializers.CharField(source="user", read_only=True)
     covers_name = serializers.CharField(source="covers", read_only=True, allow_null=True)
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
 
     class Meta:
         model = Override
