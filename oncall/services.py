@@ -221,9 +221,10 @@ def participants_error(participants: Sequence) -> str | None:
     ids) in rotation order.
 
     A layer needs someone, and nobody may have two turns in a row. The rotation repeats, so
-    the order is a cycle: the last person hands over to the first. [a, b, a] therefore gives
-    a two turns back to back at every wrap and is refused; [a, b, a, c] is fine (a takes two
-    turns per cycle, never consecutive); [a] alone is fine (one person is the whole rotation)."""
+    the order is a cycle: the last person hands over to the first. ``[a, b, a]`` therefore
+    gives ``a`` two turns back to back at every wrap and is refused; ``[a, b, a, c]`` is fine
+    (``a`` takes two turns per cycle, never consecutive); ``[a]`` alone is fine (one person is
+    the whole rotation)."""
     people = list(participants)
     if not people:
         return "A layer needs at least one participant."
