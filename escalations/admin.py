@@ -22,6 +22,7 @@ from escalations.models import Escalation, Impact, SupportSettings
 from incidents.models import Incident
 from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
+from opsportal.parsing import parse_id
 from opsportal.timeutil import human_delta
 
 STATUS_TONES = {
@@ -140,8 +141,8 @@ class EscalationAdmin(ServiceHistoryAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip().upper()
-        if term.startswith("ESC-") and term[4:].isascii() and term[4:].isdecimal():
-            return queryset.filter(pk=int(term[4:])), False
+        if term.startswith("ESC-") and parse_id(term[4:]) is not None:
+            return queryset.filter(pk=parse_id(term[4:])), False
         return super().get_search_results(request, queryset, search_term)
 
     # --- columns -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from catalog.models import Service
 from escalations import selectors, services
 from escalations.models import MAX_CUSTOMERS, MAX_LINKS, Impact
 from opsportal.errors import InvalidInput
+from opsportal.parsing import parse_id
 
 NOT_SURE = "not-sure"
 NEW_REPORT = "new"
@@ -20,7 +21,8 @@ class RowChoiceField(forms.ChoiceField):
     the row under a lock anyway (``submit_escalation`` locks the service,
     ``attach_to_incident`` the incident, which must still be open) and answers with a field
     error. So the choices are queried only to render the form, not to validate each filing.
-    Here only the shape is checked: one of ``fixed``, or a row id."""
+    Here only the shape is checked: one of ``fixed``, or a row id in ASCII digits (``parse_id``:
+    ``"²"`` passes ``str.isdigit()`` but not ``int()``)."""
 
     def __init__(self, *, fixed: tuple[str, ...], **kwargs):
         super().__init__(**kwargs)
@@ -28,8 +30,7 @@ class RowChoiceField(forms.ChoiceField):
 
     def valid_value(self, value) -> bool:
         value = str(value)
-        # ASCII digits only: str.isdigit() also accepts "¹" or "²", which int() refuses (a 500)
-        return value in self.fixed or (value.isascii() and value.isdigit() and 0 < int(value) < 2**63)
+        return value in self.fixed or parse_id(value) is not None
 
 
 class EscalationForm(forms.Form):
@@ -122,7 +123,7 @@ class EscalationForm(forms.Form):
         value = self.cleaned_data.get("service")
         if not value or value == NOT_SURE:
             return None
-        return Service(pk=int(value))
+        return Service(pk=parse_id(value))
 
     def clean_started_at(self):
         value = self.cleaned_data.get("started_at")
@@ -162,7 +163,7 @@ class EscalationForm(forms.Form):
         }
         try:
             if self.attaching:
-                return services.attach_to_incident(incident=int(data["incident"]), **common)
+                return services.attach_to_incident(incident=parse_id(data["incident"]), **common)
             return services.submit_escalation(service=data.get("service"), **common)
         except InvalidInput as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)

@@ -66,6 +66,7 @@ from oncall import services as oncall_services
 from oncall.models import EscalationPolicy, Page
 from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from opsportal.links import absolute_url
+from opsportal.text import strip_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -580,7 +581,7 @@ def _detect_surge(escalation: Escalation, config: SupportSettings, now: datetime
     customers = sum(e.customers_reporting for e in recent)
     summary = "\n".join(f"- {e.customer}: {e.summary[:300]}" for e in recent)
     incident = incident_services.declare_incident(
-        title=f"Customers report problems with {service.name}"[:200],
+        title=strip_control_characters(f"Customers report problems with {service.name}")[:200],
         severity=config.surge_severity,
         services=[service],
         actor=None,
@@ -909,7 +910,7 @@ def open_incident(
     )
     incident = incident_services.declare_incident(
         title=(title or "").strip()
-        or f"{escalation.service.name}: {escalation.summary.splitlines()[0][:150]}",
+        or strip_control_characters(f"{escalation.service.name}: {escalation.summary.splitlines()[0][:150]}"),
         severity=severity or config.surge_severity,
         services=[escalation.service],
         actor=actor,

@@ -25,6 +25,7 @@ from incidents.models import Incident, Severity, StatusUpdate, TimelineEvent
 from opsportal.api.permissions import DjangoModelPermissionsWithView
 from opsportal.api.router import router
 from opsportal.links import absolute_url
+from opsportal.parsing import parse_id
 from runbooks.models import Runbook
 
 User = get_user_model()
@@ -353,10 +354,9 @@ class IncidentViewSet(
 
     def retrieve(self, request, *args, **kwargs):
         if _support_only(request.user):
-            try:
-                pk = int(kwargs["pk"])
-            except (TypeError, ValueError):
-                raise Http404 from None
+            pk = parse_id(kwargs["pk"])
+            if pk is None:
+                raise Http404
             row = selectors.open_incident_for_support(pk)
             if row is None:
                 raise Http404

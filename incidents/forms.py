@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import roles
 from incidents.models import Incident, StatusUpdate
+from opsportal.text import validate_no_control_characters
 
 
 def eligible_people():
@@ -92,7 +93,9 @@ class StatusUpdateForm(forms.Form):
     audience = forms.ChoiceField(
         choices=StatusUpdate.Audience.choices, initial=StatusUpdate.Audience.INTERNAL
     )
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, validators=[validate_no_control_characters]
+    )
     replace_customer_message = forms.BooleanField(
         required=False, label="Also make this the customer message (external updates only)"
     )

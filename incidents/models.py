@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 
 from opsportal import timeutil
 from opsportal.fields import URLField
+from opsportal.text import validate_no_control_characters
 
 NUMBER_PREFIX = "INC-"
 FIRST_NUMBER = 1001
@@ -153,7 +154,9 @@ class Incident(models.Model):
     OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
     number = models.PositiveIntegerField(unique=True, editable=False, help_text="Shown as INC-<number>.")
-    title = models.CharField(max_length=200)
+    title = models.CharField(
+        max_length=200, validators=[validate_no_control_characters]
+    )  # status page, feeds
     summary = models.TextField(blank=True)
     severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
     # The most severe level the incident ever had: set when declared, raised (never lowered) by
@@ -239,7 +242,9 @@ class Incident(models.Model):
         default=0, help_text="Customers who reported it through support (counted by escalations)."
     )
     customer_message = models.TextField(
-        blank=True, help_text="Approved external wording support uses with customers."
+        blank=True,
+        help_text="Approved external wording support uses with customers.",
+        validators=[validate_no_control_characters],
     )
     customer_message_updated_at = models.DateTimeField(null=True, blank=True)
     channel_url = URLField(
@@ -431,7 +436,9 @@ class StatusUpdate(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.INTERNAL)
-    text = models.TextField()
+    text = models.TextField(
+        validators=[validate_no_control_characters]
+    )  # external ones: status page, feeds, e-mail
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(
         max_length=20, choices=Incident.Status.choices, help_text="Incident status when posted."

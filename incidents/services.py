@@ -33,6 +33,7 @@ from opsportal import timeutil
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
 from opsportal.quiet import is_quiet, quiet  # noqa: F401  (services.quiet() imports history)
+from opsportal.text import refuse_control_characters
 
 Status = Incident.Status
 Kind = TimelineEvent.Kind
@@ -298,6 +299,7 @@ def declare_incident(
     title = (title or "").strip()
     if not title:
         raise InvalidInput("Give the incident a title.", field="title")
+    refuse_control_characters(title, field="title")  # shown on the status page and its feeds
     severity = _severity(severity)
     services = list(services or [])
     if primary_service is not None and primary_service not in services:
@@ -766,6 +768,7 @@ def post_update(
     text = (text or "").strip()
     if not text:
         raise InvalidInput("The update needs text.", field="text")
+    refuse_control_characters(text, field="text")  # external ones reach XML feeds and e-mail
     if replace_customer_message and audience != StatusUpdate.Audience.EXTERNAL:
         raise InvalidInput("Only an external update can replace the customer message.", field="audience")
     incident = _lock(incident)
@@ -806,8 +809,9 @@ def post_update(
 def set_customer_message(*, incident: Incident, actor, text: str) -> Incident:
     """Replace the approved external wording support gives customers (empty clears it)."""
     _require_responder(actor)
-    incident = _lock(incident)
     text = (text or "").strip()
+    refuse_control_characters(text, field="text")
+    incident = _lock(incident)
     if text == incident.customer_message:
         return incident
     now = timezone.now()
@@ -854,6 +858,8 @@ def update_incident(
     incident = _lock(incident)
     if "title" in fields and not (fields["title"] or "").strip():
         raise InvalidInput("Give the incident a title.", field="title")
+    if "title" in fields:
+        refuse_control_characters(fields["title"], field="title")
     if "tags" in fields:
         fields["tags"] = _normalise_tags(fields["tags"] or "")
     if "detection_source" in fields and fields["detection_source"] not in Incident.DetectionSource.values:

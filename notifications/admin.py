@@ -14,6 +14,7 @@ from notifications import selectors, services
 from notifications.models import Channel, ContactMethod, Notification
 from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
+from opsportal.parsing import parse_id
 
 STATUS_TONES = {
     Notification.Status.PENDING: "blue",
@@ -174,8 +175,8 @@ class RecipientFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(recipient__isnull=True)
-        if value and value.isascii() and value.isdecimal():
-            return queryset.filter(recipient_id=int(value))
+        if parse_id(value) is not None:
+            return queryset.filter(recipient_id=parse_id(value))
         return queryset
 
 

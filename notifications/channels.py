@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from notifications import crypto, outbound, signing
 from notifications.models import Channel, Notification
+from opsportal.parsing import parse_int
 
 USER_AGENT = "OpsPortal-Notifications/1"
 ANSWER_READ_BYTES = 4096  # read at most this much of an answer (enough for an error message)
@@ -116,8 +117,9 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = parse_int(value, min_value=0)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

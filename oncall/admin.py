@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from notifications.models import Notification
 from oncall import permissions, selectors, services, timeline
+from oncall.forms import ParticipantFormSet, RotationLayerForm
 from oncall.models import (
     WEEKDAYS,
     CalendarFeed,
@@ -38,6 +39,7 @@ GAP_WARNING_DAYS = 14
 
 class LayerInline(admin.TabularInline):
     model = RotationLayer
+    form = RotationLayerForm
     extra = 0
     show_change_link = True
     fields = [
@@ -62,6 +64,9 @@ class LayerInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("members__user", "restrictions")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # a layer needs its participants: added on the layer page (link below the inline)
 
 
 class QuickOverrideForm(forms.Form):
@@ -287,6 +292,7 @@ class RestrictionForm(forms.ModelForm):
 
 class MemberInline(admin.TabularInline):
     model = LayerMember
+    formset = ParticipantFormSet
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["position", "user"]
@@ -300,6 +306,7 @@ class RestrictionInline(admin.TabularInline):
 
 @admin.register(RotationLayer)
 class RotationLayerAdmin(ServiceHistoryAdmin):
+    form = RotationLayerForm
     list_display = ["__str__", "schedule", "position", "start_date", "handoff_time"]
     list_select_related = ["schedule"]
     list_filter = ["schedule__team"]

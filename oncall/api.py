@@ -27,9 +27,11 @@ from oncall.models import (
     RotationLayer,
     Schedule,
 )
+from opsportal.api.fields import AwareDateTimeField
 from opsportal.api.router import router
 from opsportal.errors import InvalidInput, NotAllowed
 from opsportal.links import absolute_url
+from opsportal.parsing import parse_id
 
 User = get_user_model()
 MAX_WINDOW = timedelta(days=366)
@@ -79,6 +81,7 @@ class LayerSerializer(serializers.ModelSerializer):
         many=True, queryset=User.objects.filter(is_active=True), help_text="User ids in rotation order."
     )
     restrictions = RestrictionSerializer(many=True, required=False)
+    end_at = AwareDateTimeField(required=False, allow_null=True, help_text="Optional: the layer stops here.")
 
     class Meta:
         model = RotationLayer
@@ -114,6 +117,20 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     def get_admin_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())
+
+    def validate(self, attrs):
+        """Each layer's field errors from the service's rules, in DRF's own nested shape
+        ({"layers": {index: {field: [message]}}}, as for the layer fields themselves)."""
+        if attrs.get("layers"):
+            tz = attrs.get("time_zone") or (self.instance.time_zone if self.instance else "UTC")
+            errors = {
+                i: {field: [message] for field, message in found.items()}
+                for i, layer in enumerate(attrs["layers"])
+                if (found := services.layer_errors(layer, time_zone=tz))
+            }
+            if errors:
+                raise serializers.ValidationError({"layers": errors})
+        return attrs
 
     def create(self, validated_data):
         layers = validated_data.pop("layers", [])
@@ -227,6 +244,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 class OverrideSerializer(serializers.ModelSerializer):
     user_name = serializers.CharField(source="user", read_only=True)
     covers_name = serializers.CharField(source="covers", read_only=True, allow_null=True)
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
 
     class Meta:
         model = Override
@@ -403,11 +422,12 @@ class OnCallViewSet(viewsets.GenericViewSet):
         if len(params) != 1:
             raise InvalidInput("Give exactly one of service=, team= or schedule=.")
         ((kind, raw),) = params.items()
-        if not raw.isdigit():
+        pk = parse_id(raw)
+        if pk is None:
             raise InvalidInput(f"{kind} must be an id.", field=kind)
         body = {"at": at, "policy": None, "schedules": [], "levels": []}
         if kind == "service":
-            service = Service.objects.filter(pk=int(raw)).first()
+            service = Service.objects.filter(pk=pk).first()
             if service is None:
                 raise InvalidInput("No such service.", field="service")
             policy, levels = selectors.on_call_for_service(service, at)
@@ -426,8 +446,8 @@ class OnCallViewSet(viewsets.GenericViewSet):
                         seen.add(schedule.pk)
                         body["schedules"].append(_schedule_row(schedule, answer))
         else:
-            qs = Schedule.objects.filter(**({"team_id": int(raw)} if kind == "team" else {"pk": int(raw)}))
-            if kind == "team" and not Team.objects.filter(pk=int(raw)).exists():
+            qs = Schedule.objects.filter(**({"team_id": pk} if kind == "team" else {"pk": pk}))
+            if kind == "team" and not Team.objects.filter(pk=pk).exists():
                 raise InvalidInput("No such team.", field="team")
             schedules = list(qs.order_by("name"))
             if kind == "schedule" and not schedules:

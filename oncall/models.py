@@ -7,7 +7,7 @@ in ``oncall/services.py``.
 from __future__ import annotations
 
 import secrets
-from datetime import time
+from datetime import UTC, date, datetime, time
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -86,6 +86,22 @@ class RotationLayer(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(rotation_length__gte=1), name="%(app_label)s_%(class)s_length"
+            ),
+            # The years 2000-2100 (oncall.services.LAYER_FIRST_DAY/LAST_DAY): shift expansion
+            # never overflows a date.
+            models.CheckConstraint(
+                condition=Q(start_date__gte=date(2000, 1, 1), start_date__lte=date(2100, 12, 31)),
+                name="%(app_label)s_%(class)s_start_date_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_at__isnull=True) | Q(end_at__lt=datetime(2101, 1, 1, tzinfo=UTC)),
+                name="%(app_label)s_%(class)s_end_at_range",
+            ),
+            # The end is after the start date began (midnight UTC: the zone lives on the
+            # schedule). The service asks more: after the first handoff in the schedule's zone.
+            models.CheckConstraint(
+                condition=Q(end_at__isnull=True) | Q(end_at__gt=F("start_date")),
+                name="%(app_label)s_%(class)s_end_after_start",
             ),
         ]
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -55,6 +56,7 @@ from oncall.models import (
 from oncall.signals import page_acknowledged, page_resolved
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
+from opsportal.timeutil import localize
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +149,10 @@ def announce_shift_changes(
 
 def _check_window(start: datetime, end: datetime) -> None:
     if start is None or end is None:
-        raise InvalidInput("Give a start and an end.")
-    if timezone.is_naive(start) or timezone.is_naive(end):
-        raise InvalidInput("Start and end need a time zone.")
+        raise InvalidInput("Give a start and an end.", field="start" if start is None else "end")
+    for field, value in (("start", start), ("end", end)):
+        if timezone.is_naive(value):  # never read as UTC silently: the read endpoints refuse it too
+            raise InvalidInput(f"Give the {field} with a time zone (Z or +01:00).", field=field)
     if end <= start:
         raise InvalidInput("The end must be after the start.", field="end")
     if end - start > timedelta(days=90):
@@ -219,6 +222,90 @@ def save_schedule(*, schedule: Schedule | None = None, actor=None, **fields) -> 
     return schedule
 
 
+# --- rotation layers ------------------------------------------------------------------------
+
+# Layer dates stay in this range (the database checks it too), so expanding a layer's shifts
+# can never run past the last date Python or PostgreSQL can represent.
+LAYER_FIRST_DAY = date(2000, 1, 1)
+LAYER_LAST_DAY = date(2100, 12, 31)
+_RANGE = "the years 2000 to 2100"
+
+
+def participants_error(participants: Sequence) -> str | None:
+    """Why this rotation order is refused, or None. ``participants`` are the people (users or
+    ids) in rotation order.
+
+    A layer needs someone, and nobody may have two turns in a row. The rotation repeats, so
+    the order is a cycle: the last person hands over to the first. ``[a, b, a]`` therefore
+    gives ``a`` two turns back to back at every wrap and is refused; ``[a, b, a, c]`` is fine
+    (``a`` takes two turns per cycle, never consecutive); ``[a]`` alone is fine (one person is
+    the whole rotation)."""
+    people = list(participants)
+    if not people:
+        return "A layer needs at least one participant."
+    n = len(people)
+    for i in range(n if n > 1 else 0):
+        j = (i + 1) % n
+        if _person_key(people[i]) == _person_key(people[j]):
+            wrap = " - the rotation repeats, so the last person hands over to the first" if j == 0 else ""
+            return (
+                f"{people[i]} would be on call twice in a row (positions {i + 1} and {j + 1} of the "
+                f"rotation order{wrap}); put someone else between them."
+            )
+    return None
+
+
+def _person_key(person):
+    return getattr(person, "pk", person)
+
+
+def layer_errors(layer: dict, *, time_zone: str) -> dict[str, str]:
+    """Every field error of one layer definition (``save_schedule_definition``'s layer shape,
+    or a layer form's cleaned data), as {field: message}. Participants are checked when the
+    definition carries them."""
+    errors: dict[str, str] = {}
+    start_date = layer.get("start_date")
+    handoff = layer.get("handoff_time") or RotationLayer._meta.get_field("handoff_time").default
+    end_at = layer.get("end_at")
+    if start_date is not None and not LAYER_FIRST_DAY <= start_date <= LAYER_LAST_DAY:
+        errors["start_date"] = f"Pick a start date in {_RANGE}."
+    if end_at is not None:
+        if timezone.is_naive(end_at):
+            errors["end_at"] = "Give the end with a time zone (Z or +01:00)."
+        elif not LAYER_FIRST_DAY.year <= end_at.astimezone(UTC).year <= LAYER_LAST_DAY.year:
+            errors["end_at"] = f"Pick an end in {_RANGE}."
+        elif start_date is not None and "start_date" not in errors:
+            message = _end_error(start_date, handoff, end_at, time_zone)
+            if message:
+                errors["end_at"] = message
+    if "participants" in layer:
+        message = participants_error(layer["participants"])
+        if message:
+            errors["participants"] = message
+    return errors
+
+
+def _end_error(start_date: date, handoff: time, end_at: datetime, time_zone: str) -> str | None:
+    """The end must come after the first handoff (start date at handoff time, schedule zone).
+    The database can only compare with the start date's midnight UTC (it has no zone), which
+    is later than the first handoff in zones east of UTC: the end must pass both."""
+    midnight = datetime.combine(start_date, time(0), tzinfo=UTC)
+    try:
+        first = localize(start_date, handoff, time_zone)
+    except (ZoneInfoNotFoundError, ValueError):  # the zone itself gets its own field error
+        first, time_zone = midnight, "UTC"
+    if end_at > max(first, midnight):
+        return None
+    message = f"The layer must end after it starts: its first handoff is {_fmt_day(first, time_zone)}"
+    if end_at > first:
+        message += f", and a layer cannot end before {start_date:%d %b %Y} 00:00 UTC"
+    return message + "."
+
+
+def _fmt_day(dt: datetime, tz: str) -> str:
+    return dt.astimezone(rotation.zone(tz)).strftime("%a %d %b %Y %H:%M %Z")
+
+
 @transaction.atomic
 def save_schedule_definition(
     *, schedule: Schedule | None = None, layers: list[dict] | None = None, actor, **fields
@@ -233,6 +320,12 @@ def save_schedule_definition(
         positions = [layer.get("position", i + 1) for i, layer in enumerate(layers)]
         if len(set(positions)) != len(positions):
             raise InvalidInput("Two layers cannot share a position.", field="layers")
+        for position, layer in zip(positions, layers, strict=True):
+            errors = layer_errors({"participants": [], **layer}, time_zone=schedule.time_zone)
+            if errors:
+                field, message = next(iter(errors.items()))
+                name = layer.get("name") or RotationLayer._meta.get_field("name").default
+                raise InvalidInput(f"Layer {position} ({name}), {field}: {message}", field="layers")
         for old in schedule.layers.all():
             old.delete()  # one by one so history records each removal
         for i, data in enumerate(layers):

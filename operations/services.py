@@ -14,6 +14,7 @@ from operations import cadence as engine
 from operations import permissions
 from operations.models import CheckIn, Responsibility
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
+from opsportal.text import refuse_control_characters
 
 CADENCE_FIELDS = ("cadence", "first_due_on", "due_time", "cron_expression", "time_zone")
 _UNSET = object()
@@ -166,7 +167,9 @@ def check_in(
     note = (note or "").strip()
     if len(note) > 2000:
         raise InvalidInput("Keep the note under 2000 characters.", field="note")
+    refuse_control_characters(note, field="note")  # NUL would be a database error
     evidence_url = (evidence_url or "").strip()
+    refuse_control_characters(evidence_url, field="evidence_url")  # URLValidator lets NUL through
     if evidence_url:
         try:
             URLValidator(schemes=["http", "https"])(evidence_url)

@@ -31,6 +31,7 @@ import httpx
 from cryptography import x509
 
 from notifications import outbound
+from opsportal.parsing import parse_int
 
 MAX_REDIRECTS = 5
 USER_AGENT = "OpsPortal-Probe/1"
@@ -124,8 +125,8 @@ def json_lookup(document, path: str):
     """Follow a dotted path ("checks.0.ok") into parsed JSON; KeyError when it is absent."""
     node = document
     for segment in path.split("."):
-        if isinstance(node, list) and segment.lstrip("-").isdigit():
-            index = int(segment)
+        index = parse_int(segment) if isinstance(node, list) else None
+        if index is not None:
             if not -len(node) <= index < len(node):
                 raise KeyError(path)
             node = node[index]

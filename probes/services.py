@@ -31,6 +31,7 @@ from catalog import selectors as catalog_selectors
 from notifications import outbound
 from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from opsportal.links import absolute_url
+from opsportal.text import strip_control_characters
 from probes import conf, engine, permissions
 from probes.models import MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
@@ -936,7 +937,7 @@ def _incident_for_alert(alert: ProbeAlert, summary: str):
     )
     if incident is None:
         incident = incident_services.declare_incident(
-            title=f"{probe.service.name}: {probe.name} is down",
+            title=strip_control_characters(f"{probe.service.name}: {probe.name} is down"),
             severity=probe.incident_severity,
             services=[probe.service],
             actor=None,

@@ -19,6 +19,7 @@ from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
 from opsportal.db import count_subquery
 from opsportal.errors import ServiceError
+from opsportal.parsing import parse_id
 from readiness import checks, permissions, selectors, services
 from readiness.models import ReadinessReview, ReadinessTemplate, Release, ReviewItem, TemplateItem
 
@@ -232,7 +233,7 @@ class ReleaseAdmin(ServiceHistoryAdmin):
                 raw = request.POST.get("item", "")
                 item = get_object_or_404(
                     ReviewItem,
-                    pk=int(raw) if raw.isascii() and raw.isdecimal() else 0,
+                    pk=parse_id(raw) or 0,
                     review__release=release,
                 )
                 self.run_service(

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from opsportal import timeutil
+from opsportal.parsing import parse_id
 from readiness import checks, conf
 from readiness.models import ReadinessReview, Release, ReviewItem, Signature
 from readiness.permissions import RELEASE_LEAD_SLOT, manager_slot
@@ -145,7 +146,7 @@ def slot_label(slot: str, names: dict[int, str] | None = None) -> str:
         return "release lead"
     if slot.startswith("manager:"):
         team_id = slot.split(":", 1)[1]
-        name = (names or {}).get(int(team_id)) if team_id.isdigit() else None
+        name = (names or {}).get(parse_id(team_id))
         return f"engineering manager of {name}" if name else f"engineering manager (team {team_id})"
     return slot
 

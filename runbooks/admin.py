@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from opsportal.admin_base import ServiceHistoryAdmin
+from opsportal.parsing import parse_id
 from runbooks import markdown, permissions, selectors, services
 from runbooks.badges import freshness_badge
 from runbooks.models import Runbook
@@ -42,10 +43,10 @@ class ServiceFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in rows]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
+        if parse_id(self.value()) is not None:
             through = Runbook.services.through
             return queryset.filter(
-                pk__in=through.objects.filter(service_id=int(self.value())).values("runbook_id")
+                pk__in=through.objects.filter(service_id=parse_id(self.value())).values("runbook_id")
             )
         return queryset
 
@@ -204,7 +205,7 @@ class RunbookAdmin(ServiceHistoryAdmin):
             request,
             services.restore_version,
             runbook=runbook,
-            history_id=int(version) if version.isascii() and version.isdecimal() else 0,
+            history_id=parse_id(version) or 0,
             actor=request.user,
             success=f"Restored the version {version_id} of {runbook.title}.",
         )

@@ -10,7 +10,9 @@ from rest_framework.response import Response
 
 from catalog.models import Service
 from opsportal.api.router import router
+from opsportal.errors import InvalidInput
 from opsportal.links import absolute_url
+from opsportal.parsing import parse_int
 from runbooks import selectors, services
 from runbooks.models import Runbook
 
@@ -150,10 +152,10 @@ class RunbookViewSet(viewsets.ModelViewSet):
     def history(self, request, slug=None):
         """The runbook's versions, newest first."""
         runbook = self.get_object()
-        try:
-            limit = max(1, min(200, int(request.query_params.get("limit", 50))))
-        except ValueError:
-            limit = 50
+        limit = parse_int(request.query_params.get("limit") or "50", min_value=0)
+        if limit is None:  # 0 and numbers over 200 are clamped, like before
+            raise InvalidInput("Give limit as a whole number from 1 to 200.", field="limit")
+        limit = max(1, min(200, limit))
         rows = runbook.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit]
         data = [
             {

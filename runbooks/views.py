@@ -21,6 +21,15 @@ from runbooks.models import Runbook
 PAGE_SIZE = 50
 
 
+def _form_problem(form) -> str:
+    """What is wrong with the posted form, field by field (not a guess at the cause)."""
+    return " ".join(
+        f"{form.fields[name].label}: {error}" if name in form.fields else error
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
 def staff_only(view):
     @wraps(view)
     @login_required
@@ -91,7 +100,7 @@ def review(request, slug):
     runbook = get_object_or_404(Runbook, slug=slug)
     form = ReviewForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The review note is too long.")
+        messages.error(request, _form_problem(form))
         return redirect(runbook)
     try:
         services.mark_reviewed(runbook=runbook, actor=request.user, note=form.cleaned_data["note"])
@@ -111,7 +120,7 @@ def record_test(request, slug):
     runbook = get_object_or_404(Runbook, slug=slug)
     form = RecordTestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter a valid http(s) link.")
+        messages.error(request, _form_problem(form))
         return redirect(runbook)
     try:
         services.record_test(runbook=runbook, actor=request.user, **form.cleaned_data)

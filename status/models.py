@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from opsportal.text import validate_no_control_characters
+
 
 def new_public_id() -> str:
     """Non-guessable identifier used in public URLs (~96 bits)."""
@@ -49,9 +51,24 @@ class Component(models.Model):
     service = models.OneToOneField(
         "catalog.Service", on_delete=models.CASCADE, related_name="status_component"
     )
-    name = models.CharField(max_length=100, help_text="Customer-facing name, e.g. Dashboard.")
-    description = models.CharField(max_length=300, blank=True, help_text="Shown to customers.")
-    group = models.CharField(max_length=100, blank=True, help_text="Customer-facing group, e.g. API.")
+    # Customer-facing text (status page, summary.json): no control characters (opsportal.text).
+    name = models.CharField(
+        max_length=100,
+        help_text="Customer-facing name, e.g. Dashboard.",
+        validators=[validate_no_control_characters],
+    )
+    description = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Shown to customers.",
+        validators=[validate_no_control_characters],
+    )
+    group = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Customer-facing group, e.g. API.",
+        validators=[validate_no_control_characters],
+    )
     order = models.PositiveIntegerField(default=100, help_text="Lower comes first (within its group).")
     public = models.BooleanField(default=True, help_text="Shown on the public status page.")
     override_status = models.CharField(
@@ -60,7 +77,9 @@ class Component(models.Model):
         blank=True,
         help_text="Manual status shown instead of the derived one; empty to derive from incidents.",
     )
-    override_reason = models.CharField(max_length=300, blank=True)
+    override_reason = models.CharField(
+        max_length=300, blank=True, validators=[validate_no_control_characters]
+    )
     override_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -99,7 +118,10 @@ class PublicIncident(models.Model):
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     public = models.BooleanField(default=True, help_text="Shown on the status page (drills never are).")
     public_title = models.CharField(
-        max_length=200, blank=True, help_text="Customer-facing title; empty shows the incident title."
+        max_length=200,
+        blank=True,
+        help_text="Customer-facing title; empty shows the incident title.",
+        validators=[validate_no_control_characters],
     )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -120,8 +142,10 @@ class ScheduledMaintenance(models.Model):
     while it runs (unless an incident makes them worse)."""
 
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, help_text="Shown to customers.")
+    title = models.CharField(max_length=200, validators=[validate_no_control_characters])
+    description = models.TextField(
+        blank=True, help_text="Shown to customers.", validators=[validate_no_control_characters]
+    )
     components = models.ManyToManyField(Component, related_name="maintenances")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

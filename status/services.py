@@ -21,6 +21,7 @@ from incidents.models import Incident, StatusUpdate
 from notifications.services import notify
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_reverse
+from opsportal.text import refuse_control_characters
 from status import permissions
 from status.models import (
     Component,
@@ -73,6 +74,8 @@ def save_component(
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the component a customer-facing name.", field="name")
+    for field, value in (("name", name), ("group", group), ("description", description)):
+        refuse_control_characters(value, field=field)
     component = Component.objects.select_for_update().filter(service=service).first() or Component(
         service=service
     )
@@ -97,6 +100,7 @@ def set_override(*, component: Component, actor, status: str, reason: str = "") 
     reason = (reason or "").strip()
     if status and not reason:
         raise InvalidInput("Say why the status is overridden.", field="override_reason")
+    refuse_control_characters(reason, field="override_reason")
     component = Component.objects.select_for_update().get(pk=component.pk)
     if status == component.override_status and reason == component.override_reason:
         return component
@@ -121,6 +125,7 @@ def set_incident_public(
     """Show or hide ``incident`` (and optionally its customer-facing title) on the status page."""
     if not permissions.can_publish(actor):
         raise NotAllowed("Only engineering managers decide whether an incident is public.")
+    refuse_control_characters(public_title, field="public_title")
     ensure_public_incidents(incident_ids=[incident.pk])
     record = PublicIncident.objects.select_for_update().get(incident=incident)
     record.public = public
@@ -148,6 +153,8 @@ def schedule_maintenance(
     title = (title or "").strip()
     if not title:
         raise InvalidInput("Give the maintenance a title.", field="title")
+    refuse_control_characters(title, field="title")
+    refuse_control_characters(description, field="description")
     if not starts_at or not ends_at or ends_at <= starts_at:
         raise InvalidInput("Maintenance must end after it starts.", field="ends_at")
     components = list(components)

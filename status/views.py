@@ -28,6 +28,7 @@ from django_ratelimit.core import is_ratelimited
 
 from opsportal.errors import InvalidInput
 from opsportal.links import absolute_reverse
+from opsportal.text import xml_safe
 from status import cache, selectors, services
 
 log = logging.getLogger(__name__)
@@ -218,13 +219,17 @@ def _summary(snap: dict) -> dict:
 
 
 class UpdatesFeed(Feed):
-    """External updates of public incidents, newest first."""
+    """External updates of public incidents, newest first.
+
+    Text goes through ``xml_safe``: services refuse control characters now, but a row
+    stored before that (or written around the services) must not make the feed raise
+    for every visitor - XML 1.0 cannot carry them."""
 
     feed_type = Atom1Feed
     description = "Incident updates"
 
     def title(self):
-        return f"{page_name()} - status updates"
+        return xml_safe(f"{page_name()} - status updates")
 
     def link(self):
         return reverse("status:index")
@@ -233,10 +238,10 @@ class UpdatesFeed(Feed):
         return selectors.recent_external_updates(limit=50)
 
     def item_title(self, item):
-        return f"{item['incident_title']} - {item['status'].capitalize()}"
+        return xml_safe(f"{item['incident_title']} - {item['status'].capitalize()}")
 
     def item_description(self, item):
-        return item["body"]
+        return xml_safe(item["body"])
 
     def item_link(self, item):
         return reverse("status:incident", kwargs={"public_id": item["incident_public_id"]})

@@ -82,6 +82,7 @@ def test_changelist_shows_sla_breach_badge_and_filters(client, responder, suppor
     by_status = client.get(CHANGELIST, {"status__exact": "new"}).content.decode()
     assert "late-co" in by_status
     assert client.get(CHANGELIST, {"q": late.reference}).status_code == 200
+    assert client.get(CHANGELIST, {"q": "ESC-\u00b2"}).status_code == 200  # isdigit() but not int()
     assert fresh.pk
 
 

@@ -146,6 +146,12 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("service", "", "Pick the affected service"),
         ("service", "999999", "That service no longer exists"),
         ("service", "abc", "Select a valid choice."),
+        # digits to str.isdigit() that int() refuses (superscripts) or reads (other scripts)
+        ("service", "\u00b2", "Select a valid choice."),
+        ("service", "1\u00b2", "Select a valid choice."),
+        ("service", "\u0661", "Select a valid choice."),
+        ("service", "\U0001d7d9", "Select a valid choice."),
+        ("service", "9" * 30, "Select a valid choice."),
         ("summary", "", "This field is required."),
         ("summary", "   ", "This field is required."),
         ("summary", "z" * 5001, "at most 5000 characters"),
@@ -165,7 +171,10 @@ def test_form_page_lists_open_incidents_with_public_fields(support_client, respo
         ("incident", "424242", "That incident is no longer open"),
         ("incident", "not-an-id", "Select a valid choice."),
         ("incident", "\u00b9", "Select a valid choice."),  # superscript one: isdigit(), not int()
-        ("service", "\u00b2", "Select a valid choice."),
+        ("incident", "\u00b2", "Select a valid choice."),
+        ("incident", "\u0661", "Select a valid choice."),
+        ("incident", "+1", "Select a valid choice."),
+        ("incident", " 1", "Select a valid choice."),
     ],
 )
 def test_every_invalid_field_is_a_field_error(support_client, service, field, value, message):

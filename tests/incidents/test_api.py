@@ -212,6 +212,16 @@ def test_support_reads_only_open_incidents_narrowly(api_as, support_user, respon
     assert api.patch(detail(shown), {"title": "hacked"}).status_code == 403
 
 
+def test_support_detail_takes_ascii_ids_only(api_as, support_user, responder):
+    incident = declare(actor=responder, title="Checkout errors")
+    api = api_as(support_user)
+    api.raise_request_exception = True
+    arabic_indic = str(incident.pk).translate({ord(d): 0x0660 + int(d) for d in "0123456789"})
+    assert api.get(f"{URL}{arabic_indic}/").status_code == 404
+    assert api.get(f"{URL}\u00b2/").status_code == 404
+    assert api.get(detail(incident)).status_code == 200
+
+
 @pytest.mark.parametrize("who", ["release_lead", "outsider"])
 def test_permission_denials_for_other_roles(request, api_as, responder, who):
     incident = declare(actor=responder)

@@ -71,6 +71,7 @@ def test_log_filters_by_channel_kind_and_recipient(manager, client):
     assert "plain@example.com" in plain
     assert ravi.email not in plain
     assert client.get(LOG, {"channel": "email", "kind": "page"}).status_code == 200
+    assert client.get(LOG, {"recipient": "\u00b2"}).status_code == 200  # isdigit() but not int()
 
 
 def test_log_changelist_constant_queries(manager, client, django_assert_num_queries):

@@ -126,6 +126,18 @@ def test_oncall_endpoint_by_schedule_team_and_service(world, api_as, manager):
         assert api.get("/api/v1/oncall/", bad).status_code == 400, bad
 
 
+@pytest.mark.parametrize("kind", ["service", "team", "schedule"])
+@pytest.mark.parametrize("raw", ["\u00b2", "1\u00b2", "\u0661", "9" * 30, "-1", "0"])
+def test_oncall_endpoint_refuses_ids_that_are_not_ascii_digits(world, api_as, manager, kind, raw):
+    """``"²".isdigit()`` is true and ``int("²")`` raises: that was a 500. Digits of other
+    scripts (``int("\\u0661") == 1``) and ids beyond bigint are refused the same way."""
+    api = api_as(manager)
+    api.raise_request_exception = True
+    response = api.get("/api/v1/oncall/", {kind: raw})
+    assert response.status_code == 400, response.content
+    assert response.json() == {kind: [f"{kind} must be an id."]}
+
+
 def test_pages_open_list_acknowledge_conflict(
     world, api_as, manager, responder, outsider, django_assert_num_queries
 ):

@@ -474,6 +474,16 @@ def test_down_opens_an_incident_with_detection_timestamps(allow_local, httpserve
     assert Page.objects.get().dedup_key == f"incident:{incident.pk}"
 
 
+def test_a_control_character_in_a_service_name_never_stops_the_incident(allow_local, httpserver, team):
+    """Incident titles are refused with control characters when people type them (status page
+    feeds cannot carry them); a title the portal derives is cleaned instead, so a probe alert
+    always opens its incident."""
+    service = ServiceFactory(owner_team=team, name="Check\u000bout")
+    probe = _down(httpserver, team, service=service, name="web\u0001", incident_severity=3)
+    run_probe(probe, times=2)
+    assert Incident.objects.get().title == "Checkout: web is down"
+
+
 def test_started_at_is_the_first_failure_when_the_probe_never_succeeded(allow_local, httpserver, team):
     probe = _down(httpserver, team, incident_severity=3)
     run_probe(probe, times=2)

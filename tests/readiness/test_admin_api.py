@@ -76,6 +76,8 @@ def test_review_page_renders_and_posts_through_services(client, world, release_l
     assert resp.status_code == 403
     resp = client.post(url, {"action": "item", "item": "abc", "state": "pass"})
     assert resp.status_code == 404
+    resp = client.post(url, {"action": "item", "item": "\u00b2", "state": "pass"})  # isdigit(), not int()
+    assert resp.status_code == 404
 
 
 @pytest.mark.parametrize(

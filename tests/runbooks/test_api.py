@@ -106,3 +106,22 @@ def test_api_permissions_for_every_actor(api_as, request, who, read, write):
 
 def test_anonymous_gets_401(api_client):
     assert api_client.get(URL).status_code == 401
+
+
+@pytest.mark.parametrize("raw", ["\u00b2", "\u0661\u0660", "ten", "1.5", "-1"])
+def test_history_limit_must_be_a_whole_number(api_as, responder, raw):
+    rb = RunbookFactory()
+    client = api_as(responder)
+    client.raise_request_exception = True
+    response = client.get(f"{URL}{rb.slug}/history/", {"limit": raw})
+    assert response.status_code == 400, response.content
+    assert response.json() == {"limit": ["Give limit as a whole number from 1 to 200."]}
+
+
+def test_history_limit_is_clamped_to_1_200(api_as, responder):
+    rb = RunbookFactory()
+    client = api_as(responder)
+    assert len(client.get(f"{URL}{rb.slug}/history/", {"limit": "0"}).json()) == 1
+    assert len(client.get(f"{URL}{rb.slug}/history/", {"limit": "5000"}).json()) == 1
+    assert len(client.get(f"{URL}{rb.slug}/history/").json()) == 1
+    assert len(client.get(f"{URL}{rb.slug}/history/", {"limit": ""}).json()) == 1  # empty: the default

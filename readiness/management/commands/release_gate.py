@@ -6,6 +6,7 @@ printed one a line; warnings too (they never change the exit code). Exit 2: no s
 
 from django.core.management.base import BaseCommand, CommandError
 
+from opsportal.parsing import parse_id
 from readiness import selectors, services
 from readiness.models import Release
 
@@ -33,8 +34,9 @@ class Command(BaseCommand):
 
     def _find(self, ref: str, version: str | None) -> Release:
         qs = Release.objects.all()
-        if version is None and ref.isdigit():
-            match = qs.filter(pk=int(ref)).first()
+        pk = parse_id(ref) if version is None else None
+        if pk is not None:
+            match = qs.filter(pk=pk).first()
             if match:
                 return match
         named = qs.filter(name=ref)
