@@ -452,6 +452,13 @@ def save_layer(
     if schedule is None:
         raise InvalidInput("A layer belongs to a schedule.", field="schedule")
     _require_schedule_manager(actor, schedule)
+    definition = {"start_date": layer.start_date, "handoff_time": layer.handoff_time, "end_at": layer.end_at}
+    if members is not None or layer.pk is None:
+        definition["participants"] = list(members or [])
+    errors = layer_errors(definition, time_zone=schedule.time_zone)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidInput(message, field=name)
     before = shift_snapshot(schedule) if announce else []
     layer.full_clean()
     layer._history_user = actor
