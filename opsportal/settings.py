@@ -65,7 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     # third party
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # hashed API tokens; the model is accounts.ApiToken (KNOX_TOKEN_MODEL)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -221,7 +221,7 @@ SILENCED_SYSTEM_CHECKS = envparse.get_list("SILENCED_SYSTEM_CHECKS", [])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: machines without credentials get 401 + WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["opsportal.api.permissions.DjangoModelPermissionsWithView"],
@@ -236,11 +236,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "opsportal.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API tokens (django-rest-knox): only a SHA-512 digest of each key is stored. Every token has
+# its own expiry, chosen when it is created (none by default for machines), so no global TTL;
+# knox's auto-refresh is off (an expiry never moves). Keys start with "ops_" so secret
+# scanners can recognise a leaked one.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105 (a model name, not a secret)
+REST_KNOX = {
+    "TOKEN_TTL": None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "ops_",
+}
+# knox's own migrations build a knox_authtoken table for its default model, which
+# KNOX_TOKEN_MODEL swaps out: leave knox unmigrated so no unused token table exists.
+MIGRATION_MODULES = {"knox": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops Portal API",
     "DESCRIPTION": (
         "Incidents, on-call, health probes and release readiness. Authenticate with a session "
-        "or with `Authorization: Token <key>` (tokens are issued in the admin)."
+        "or with `Authorization: Token <key>` (create tokens in the admin under *API tokens*, "
+        "or with POST /api/v1/api-tokens/)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -261,6 +276,7 @@ SPECTACULAR_SETTINGS = {
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ReleaseStatusEnum": "readiness.models.Release.Status",
         "ReviewItemStateEnum": "readiness.models.ReviewItem.State",
+        "ApiTokenStatusEnum": "accounts.models.ApiToken.Status",
     },
 }
 

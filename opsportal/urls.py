@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.module_loading import autodiscover_modules
@@ -40,9 +43,14 @@ urlpatterns = [
 
 def _app_urls():
     """Each app's own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
-    and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order."""
+    and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order.
+
+    Only the project's own apps: a third-party app's urls.py (knox ships login/logout views
+    that mint tokens) is mounted only where this file names it."""
     for config, _module in app_modules("urls"):
         if config.name in {"opsportal", "accounts", *_FIRST} or "." in config.name:
+            continue
+        if Path(config.path).parent != Path(settings.BASE_DIR):
             continue
         yield path("", include(f"{config.name}.urls"))
 
