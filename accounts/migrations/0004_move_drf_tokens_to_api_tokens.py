@@ -52,7 +52,7 @@ def move_tokens(apps, schema_editor):
             digest=hash_token(key),
             token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH],
             user_id=user_id,
-            name=f"Token created {created:%Y-%m-%d} (moved from the old token table)",
+            name=f"Old token, created {created:%Y-%m-%d}",
         )
         # created is auto_now_add: keep the original date with an update
         ApiToken.objects.using(connection.alias).filter(pk=token.pk).update(created=created)

@@ -75,7 +75,7 @@ def test_existing_keys_keep_working_hashed_and_the_plaintext_is_gone(api_client,
     assert token.token_key == DRF_KEY[:15]
     assert DRF_KEY not in {token.digest, token.name, token.token_key}
     assert token.created == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-    assert token.name == "Token created 2025-03-01 (moved from the old token table)"
+    assert token.name == "Old token, created 2025-03-01"
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM authtoken_token")
         assert cursor.fetchone()[0] == 0
