@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts import lockout_admin as lockout_admin  # registers the sign-in records admin
 from accounts import permissions, services
 from accounts import token_admin as token_admin  # registers the API token admin
 from accounts.models import User

@@ -39,6 +39,7 @@ BASE_PERMISSIONS: dict[str, set[str]] = {
     MANAGERS: (
         view("accounts", "user")
         | OWN_API_TOKENS
+        | view("axes", "accessattempt", "accessfailurelog", "accesslog")  # sign-in records
         | view("django_celery_beat", "periodictask", "intervalschedule", "crontabschedule")
         | {"django_celery_beat.change_periodictask"}
     ),

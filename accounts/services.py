@@ -1,5 +1,5 @@
 """Writes for accounts: API tokens - create (the key is returned once), revoke, and check a
-key a machine presents.
+key a machine presents - and lifting a sign-in lockout.
 
 Keys are made and hashed by django-rest-knox (``get_digest_token``: random bytes, SHA-512);
 only the digest and the first characters of the key (``token_key``, for the lookup) are
@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from hmac import compare_digest
 
+from axes.models import AccessAttempt
 from django.db.models import Q
 from django.utils import timezone
 from knox.crypto import hash_token
@@ -170,3 +171,21 @@ def _touch(token: ApiToken, now: datetime) -> None:
     )
     if updated:
         token.last_used_at = now
+
+
+def lift_lockouts(*, attempt_ids: list[int], actor: User) -> int:
+    """Forget the live failure counts ``attempt_ids`` (axes' AccessAttempt rows): the
+    usernames and addresses they locked may sign in again at once. The failure log stays."""
+    if not permissions.is_manager(actor):
+        raise NotAllowed("Only engineering managers can lift a sign-in lockout.")
+    attempts = list(AccessAttempt.objects.filter(pk__in=attempt_ids))
+    AccessAttempt.objects.filter(pk__in=[a.pk for a in attempts]).delete()
+    for attempt in attempts:
+        # same logger as the lockout lines, so one search shows both
+        logging.getLogger("accounts.lockout").warning(
+            "sign-in lockout lifted by %s: username=%r ip=%s",
+            actor.get_username(),
+            attempt.username,
+            attempt.ip_address,
+        )
+    return len(attempts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     # third party
     "rest_framework",
     "knox",  # hashed API tokens; the model is accounts.ApiToken (KNOX_TOKEN_MODEL)
+    "accounts.axes_config.SignInRecordsConfig",  # django-axes: sign-in lockout ("Sign-in lockout" below)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # last, as axes requires: turns a sign-in refused during a lockout into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsportal.urls"
@@ -171,6 +175,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # first: refuses every sign-in (right password included) while the account or address is
+    # locked out; it authenticates nobody itself
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Sign-in lockout (django-axes; accounts/lockout.py) ---------------------------------
+# LOGIN_FAILURE_LIMIT failed sign-ins - admin login, /accounts/login/, unknown API tokens -
+# from one address, or against one username, lock that address or username out for
+# LOGIN_COOLOFF_MINUTES (each further attempt while locked starts the wait again). A
+# successful sign-in clears that account's failures. Client address: REMOTE_ADDR, or with
+# LOGIN_PROXY_COUNT trusted reverse proxies in front, the address the outermost one saw in
+# X-Forwarded-For (leave it 0 unless every request comes through those proxies).
+LOGIN_FAILURE_LIMIT = envparse.get_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_MINUTES = envparse.get_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+LOGIN_PROXY_COUNT = envparse.get_int("LOGIN_PROXY_COUNT", 0, minimum=0)
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"  # address and username, each alone
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "accounts.lockout.LockoutHandler"  # database records (SQLite and PostgreSQL)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept, for the audit trail
+AXES_ENABLE_ADMIN = False  # accounts registers read-only admins for the records
 
 # --- I18N / time ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
