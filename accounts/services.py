@@ -12,7 +12,8 @@ import logging
 from datetime import datetime, timedelta
 from hmac import compare_digest
 
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from knox.crypto import hash_token
@@ -189,3 +190,15 @@ def lift_lockouts(*, attempt_ids: list[int], actor: User) -> int:
             attempt.ip_address,
         )
     return len(attempts)
+
+
+def prune_sign_in_records(*, now: datetime | None = None, chunk: int = 10_000) -> int:
+    """Delete sign-in records (AccessLog) and sign-in failure records (AccessFailureLog) older
+    than LOGIN_RECORDS_RETENTION_DAYS, in bounded chunks. Live failure counts (AccessAttempt)
+    are not touched: axes drops them once their cool-off is over."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LOGIN_RECORDS_RETENTION_DAYS)
+    deleted = 0
+    for model in (AccessFailureLog, AccessLog):
+        while ids := list(model.objects.filter(attempt_time__lt=cutoff).values_list("pk", flat=True)[:chunk]):
+            deleted += model.objects.filter(pk__in=ids).delete()[0]
+    return deleted

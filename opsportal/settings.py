@@ -192,6 +192,8 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_FAILURE_LIMIT = envparse.get_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_COOLOFF_MINUTES = envparse.get_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 LOGIN_PROXY_COUNT = envparse.get_int("LOGIN_PROXY_COUNT", 0, minimum=0)
+# sign-in and sign-in failure records are kept this long (pruned daily)
+LOGIN_RECORDS_RETENTION_DAYS = envparse.get_int("LOGIN_RECORDS_RETENTION_DAYS", 365, minimum=1)
 AXES_ENABLED = True
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)

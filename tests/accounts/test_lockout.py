@@ -308,3 +308,27 @@ def test_the_test_clients_login_goes_through_the_lockout(client, manager):
     for _ in range(LIMIT):
         assert not client.login(username="manager", password="wrong-password")
     assert not client.login(username="manager", password=PASSWORD)  # locked: refused
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_old_sign_in_records_are_pruned_daily(client, manager, settings):
+    from axes.models import AccessFailureLog, AccessLog
+
+    from accounts import tasks
+    from opsportal import periodic
+
+    settings.LOGIN_RECORDS_RETENTION_DAYS = 30
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        _fail(client, ACCOUNTS_LOGIN, "someone", 2)
+        _attempt(client, ACCOUNTS_LOGIN, "manager", PASSWORD)
+        traveller.shift(timedelta(days=31))
+        _fail(client, ACCOUNTS_LOGIN, "someone", 1)
+        assert tasks.prune_sign_in_records() == 3  # two failures and one sign-in, 31 days old
+        assert AccessFailureLog.objects.count() == 1
+        assert not AccessLog.objects.exists()
+        assert tasks.prune_sign_in_records() == 0
+    spec = next(s for s in periodic.collect() if s.task == "accounts.prune_sign_in_records")
+    assert spec.crontab
