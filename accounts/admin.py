@@ -9,7 +9,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 
-from accounts import services
+from accounts import lockout_admin as lockout_admin  # registers the sign-in records admin
+from accounts import permissions, services
+from accounts import token_admin as token_admin  # registers the API token admin
 from accounts.models import User
 from opsportal.admin_base import ServiceAdminMixin
 
@@ -36,6 +38,7 @@ class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
     list_filter = ["groups", "is_staff", "is_active"]
     search_fields = ["username", "first_name", "last_name", "email"]
     change_password_form = PasswordForm
+    actions = ["revoke_api_tokens"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -63,6 +66,21 @@ class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
 
     def delete_object(self, request, obj):
         services.delete_user(user=obj, actor=request.user)
+
+    def has_revoke_api_tokens_permission(self, request):
+        return permissions.is_manager(request.user)
+
+    @admin.action(
+        description="Revoke all API tokens of the selected people", permissions=["revoke_api_tokens"]
+    )
+    def revoke_api_tokens(self, request, queryset):
+        self.for_each(
+            request,
+            queryset,
+            lambda user: services.revoke_user_tokens(user=user, actor=request.user),
+            done="Revoked the API tokens of {labels}.",
+            label=lambda user: user.get_username(),
+        )
 
     def user_change_password(self, request, id, form_url=""):
         token = _password_actor.set(request.user)

@@ -22,3 +22,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="accounts.sync_roles")
+        from accounts import lockout  # noqa: F401  (connects the lockout log line to axes' signal)

@@ -31,16 +31,21 @@ def view(app_label: str, *models: str) -> set[str]:
     return {f"{app_label}.view_{m}" for m in models}
 
 
+# Every staff role keeps its own API tokens (accounts.permissions decides whose tokens
+# anyone may create, see or revoke); support staff do not use the API.
+OWN_API_TOKENS = {"accounts.view_apitoken", "accounts.add_apitoken"}
+
 BASE_PERMISSIONS: dict[str, set[str]] = {
     MANAGERS: (
         view("accounts", "user")
-        | view("authtoken", "token", "tokenproxy")
+        | OWN_API_TOKENS
+        | view("axes", "accessattempt", "accessfailurelog", "accesslog")  # sign-in records
         | view("django_celery_beat", "periodictask", "intervalschedule", "crontabschedule")
         | {"django_celery_beat.change_periodictask"}
     ),
-    RESPONDERS: set(),
+    RESPONDERS: set(OWN_API_TOKENS),
     SUPPORT: set(),
-    RELEASE_LEADS: set(),
+    RELEASE_LEADS: set(OWN_API_TOKENS),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,7 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     # third party
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # hashed API tokens; the model is accounts.ApiToken (KNOX_TOKEN_MODEL)
+    "accounts.axes_config.SignInRecordsConfig",  # django-axes: sign-in lockout ("Sign-in lockout" below)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # last, as axes requires: turns a sign-in refused during a lockout into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsportal.urls"
@@ -171,6 +175,37 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # first: refuses every sign-in (right password included) while the account or address is
+    # locked out; it authenticates nobody itself
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Sign-in lockout (django-axes; accounts/lockout.py) ---------------------------------
+# LOGIN_FAILURE_LIMIT failed sign-ins - admin login, /accounts/login/, unknown API tokens -
+# from one address, or against one username, lock that address or username out for
+# LOGIN_COOLOFF_MINUTES (each further attempt while locked starts the wait again). A
+# successful sign-in clears that account's failures. Client address: REMOTE_ADDR, or with
+# LOGIN_PROXY_COUNT trusted reverse proxies in front, the address the outermost one saw in
+# X-Forwarded-For (leave it 0 unless every request comes through those proxies).
+LOGIN_FAILURE_LIMIT = envparse.get_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_MINUTES = envparse.get_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+LOGIN_PROXY_COUNT = envparse.get_int("LOGIN_PROXY_COUNT", 0, minimum=0)
+# sign-in and sign-in failure records are kept this long (pruned daily)
+LOGIN_RECORDS_RETENTION_DAYS = envparse.get_int("LOGIN_RECORDS_RETENTION_DAYS", 365, minimum=1)
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"  # address and username, each alone
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "accounts.lockout.LockoutHandler"  # database records (SQLite and PostgreSQL)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept, for the audit trail
+AXES_ENABLE_ADMIN = False  # accounts registers read-only admins for the records
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are logged by accounts.lockout
 
 # --- I18N / time ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -221,7 +256,7 @@ SILENCED_SYSTEM_CHECKS = envparse.get_list("SILENCED_SYSTEM_CHECKS", [])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: machines without credentials get 401 + WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["opsportal.api.permissions.DjangoModelPermissionsWithView"],
@@ -236,11 +271,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "opsportal.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API tokens (django-rest-knox): only a SHA-512 digest of each key is stored. Every token has
+# its own expiry, chosen when it is created (none by default for machines), so no global TTL;
+# knox's auto-refresh is off (an expiry never moves). Keys start with "ops_" so secret
+# scanners can recognise a leaked one.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105 (a model name, not a secret)
+REST_KNOX = {
+    "TOKEN_TTL": None,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "ops_",
+}
+# knox's own migrations build a knox_authtoken table for its default model, which
+# KNOX_TOKEN_MODEL swaps out: leave knox unmigrated so no unused token table exists.
+MIGRATION_MODULES = {"knox": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops Portal API",
     "DESCRIPTION": (
         "Incidents, on-call, health probes and release readiness. Authenticate with a session "
-        "or with `Authorization: Token <key>` (tokens are issued in the admin)."
+        "or with `Authorization: Token <key>` (create tokens in the admin under *API tokens*, "
+        "or with POST /api/v1/api-tokens/)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -261,6 +311,7 @@ SPECTACULAR_SETTINGS = {
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ReleaseStatusEnum": "readiness.models.Release.Status",
         "ReviewItemStateEnum": "readiness.models.ReviewItem.State",
+        "ApiTokenStatusEnum": "accounts.models.ApiToken.Status",
     },
 }
 

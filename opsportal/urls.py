@@ -45,12 +45,13 @@ urlpatterns = [
 def _app_urls():
     """Each of our apps' own pages: ``<app>/urls.py`` with full paths (``support/escalate/``...)
     and an ``app_name`` namespace, mounted at the root in INSTALLED_APPS order. Third-party
-    apps' URL modules are not mounted (DRF's would add a second sign-in page at /login/)."""
+    apps' URL modules are not mounted (DRF's would add a second sign-in page at /login/, knox's
+    login/logout views would mint tokens)."""
     root = Path(settings.BASE_DIR).resolve()
     for config, _module in app_modules("urls"):
         if config.name in {"opsportal", "accounts", *_FIRST} or "." in config.name:
             continue
-        if root not in Path(config.path).resolve().parents:
+        if Path(config.path).resolve().parent != root:  # .venv lives under BASE_DIR too
             continue
         yield path("", include(f"{config.name}.urls"))
 

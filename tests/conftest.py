@@ -6,6 +6,8 @@ import os
 import pytest
 import redis
 from django.conf import settings
+from django.http import HttpRequest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import roles
@@ -42,6 +44,30 @@ def _real_services_present():
         pytest.exit(f"Redis at REDIS_URL={settings.REDIS_URL} is unreachable: {exc}", returncode=3)
     if os.environ.get("CI") and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         pytest.exit("CI must run on PostgreSQL: set DATABASE_URL", returncode=3)
+
+
+class _LoginWithRequest:
+    """``login()`` passing a request to ``authenticate()``: sign-in lockout (django-axes) stays
+    on in tests and refuses to authenticate without one. A blank request from the test
+    client's address is what axes documents for tests."""
+
+    def login(self, **credentials):
+        request = HttpRequest()
+        request.META["REMOTE_ADDR"] = "127.0.0.1"
+        return super().login(request=request, **credentials)
+
+
+class LoginClient(_LoginWithRequest, Client):
+    pass
+
+
+class LoginAPIClient(_LoginWithRequest, APIClient):
+    pass
+
+
+@pytest.fixture
+def client():
+    return LoginClient()
 
 
 @pytest.fixture
@@ -92,7 +118,7 @@ def support_client(client, support_user):
 
 @pytest.fixture
 def api_client():
-    return APIClient()
+    return LoginAPIClient()
 
 
 @pytest.fixture
@@ -100,7 +126,7 @@ def api_as():
     """api_as(user) -> an APIClient authenticated as that user (session)."""
 
     def make(user):
-        c = APIClient()
+        c = LoginAPIClient()
         c.force_authenticate(user)
         return c
 

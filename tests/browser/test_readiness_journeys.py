@@ -1,7 +1,7 @@
 import pytest
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
+from accounts.services import create_token
 from readiness.models import Release
 from tests.browser.conftest import login
 from tests.conftest import PASSWORD
@@ -58,10 +58,10 @@ def test_release_lead_reviews_waives_a_failing_check_signs_off_and_the_gate_says
     expect(page.get_by_test_id("gate-decision")).to_have_text("GO")
 
     # the pipeline asks the gate with its token
-    token = Token.objects.create(user=release_lead)
+    _token, key = create_token(user=release_lead, actor=release_lead, name="release pipeline")
     response = page.request.get(
         f"{live_server.url}/api/v1/releases/{release.pk}/gate/",
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {key}"},
     )
     assert response.status == 200
     body = response.json()

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
+from accounts.services import create_token
 from catalog.models import Service, Team
 from tests.factories import (
     ServiceDependencyFactory,
@@ -113,8 +113,8 @@ def test_anonymous_is_refused(api_client):
 
 
 def test_token_authentication_for_machines(api_client, manager):
-    token = Token.objects.create(user=manager)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = create_token(user=manager, actor=manager, name="catalog sync job")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api_client.get("/api/v1/teams/").status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     assert api_client.get("/api/v1/teams/").status_code == 401

@@ -7,8 +7,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
+from accounts.services import create_token
 from readiness import selectors, services
 from readiness.models import Release
 from tests.incidents.factories import declare
@@ -141,8 +141,8 @@ def test_weekend_holiday_and_out_of_hours_warn_without_blocking(settings):
 class TestApi:
     def test_gate_with_a_pipeline_token(self, api_client, release_lead):
         release = build(items_ok=True, checks_ok=True, signatures="valid", window="inside")
-        token = Token.objects.create(user=release_lead)
-        api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _token, key = create_token(user=release_lead, actor=release_lead, name="release pipeline")
+        api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         r = api_client.get(f"/api/v1/releases/{release.pk}/gate/")
         assert r.status_code == 200, r.content
         body = r.json()
