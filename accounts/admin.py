@@ -74,13 +74,16 @@ class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
         description="Revoke all API tokens of the selected people", permissions=["revoke_api_tokens"]
     )
     def revoke_api_tokens(self, request, queryset):
-        self.for_each(
-            request,
-            queryset,
-            lambda user: services.revoke_user_tokens(user=user, actor=request.user),
-            done="Revoked the API tokens of {labels}.",
-            label=lambda user: user.get_username(),
-        )
+        for user in queryset:
+            revoked, count = self.run_service(
+                request,
+                services.revoke_user_tokens,
+                user=user,
+                actor=request.user,
+                failure=f"{user.get_username()}: {{error}}",
+            )
+            if revoked:
+                self.message_user(request, f"Revoked {count} API token(s) of {user.get_username()}.")
 
     def user_change_password(self, request, id, form_url=""):
         token = _password_actor.set(request.user)

@@ -725,7 +725,7 @@ class PageAdmin(ServiceModelAdmin):
             request,
             queryset,
             lambda page: services.acknowledge_page(page=page, user=request.user, via="admin"),
-            done="Acknowledged: {labels}.",
+            done="{labels}: acknowledged.",
         )
 
     @admin.action(description="Resolve the selected pages", permissions=["page"])
@@ -734,5 +734,5 @@ class PageAdmin(ServiceModelAdmin):
             request,
             queryset,
             lambda page: services.resolve_page(page=page, user=request.user, reason="resolved in the admin"),
-            done="Resolved: {labels}.",
+            done="{labels}: resolved.",
         )

@@ -66,7 +66,7 @@ def _counts():
 
 
 @pytest.mark.django_db
-@override_settings(DEBUG=False, PROBE_ALLOWED_NETWORKS=None)
+@override_settings(DEBUG=False, OUTBOUND_ALLOWED_NETWORKS=None, PROBE_ALLOWED_NETWORKS=None)
 def test_seed_demo_with_debug_off_succeeds_twice_and_pauses_what_the_guard_refuses(capsys):
     """Defect 18: with DEBUG off the SSRF guard refuses loopback, and seeding aborted at the
     probes step. The guard stays as strict; the demo probes it refuses are created paused,
@@ -81,8 +81,8 @@ def test_seed_demo_with_debug_off_succeeds_twice_and_pauses_what_the_guard_refus
     for name in LOOPBACK_PROBES:
         state, description = states[name]
         assert state == Probe.State.PAUSED, name
-        assert "PROBE_ALLOWED_NETWORKS" in description
-        assert "not public" in description
+        assert "OUTBOUND_ALLOWED_NETWORKS" in description
+        assert "a loopback address" in description
     assert {n for n, (state, _) in states.items() if state == Probe.State.PAUSED} == LOOPBACK_PROBES
     assert "Demo data ready" in capsys.readouterr().out
 
@@ -94,12 +94,12 @@ def test_seed_demo_converges_when_the_guard_changes(settings):
     from probes import services as probe_services
     from probes.models import Probe
 
-    settings.DEBUG, settings.PROBE_ALLOWED_NETWORKS = False, None
+    settings.DEBUG, settings.OUTBOUND_ALLOWED_NETWORKS, settings.PROBE_ALLOWED_NETWORKS = False, None, None
     call_command("seed_demo", "--force")
     assert Probe.objects.get(name="Portal /healthz").state == Probe.State.PAUSED
     manual = Probe.objects.get(name="Billing event processing")
     probe_services.pause_probe(probe=manual)
-    settings.PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     call_command("seed_demo", "--force")
     for name in LOOPBACK_PROBES:
         probe = Probe.objects.get(name=name)

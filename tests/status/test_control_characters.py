@@ -248,7 +248,8 @@ def test_an_incident_opened_from_an_escalation_gets_a_clean_derived_title(respon
     escalation = file(support_user, service=service, summary="Card\u0001 declined\nmore", dispatch=False)
     incident = escalations.open_incident(escalation=escalation, actor=responder, severity=3)
     assert incident.title == "Checkout: Card declined"
-    other = file(support_user, service=service, summary="Again", dispatch=False)
+    # Another service: a filing on a service with an open incident joins that incident.
+    other = file(support_user, service=paged_service(name="Billing"), summary="Again", dispatch=False)
     with pytest.raises(InvalidInput) as exc:  # a title a person typed is refused, not rewritten
         escalations.open_incident(escalation=other, actor=responder, severity=3, title="Typed\u0001")
     assert exc.value.field == "title"
