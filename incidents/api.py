@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from catalog.models import Service, Team
 from incidents import permissions, selectors, services
 from incidents.models import Incident, Severity, StatusUpdate, TimelineEvent
+from opsportal.api.params import InstantFilter
 from opsportal.api.permissions import DjangoModelPermissionsWithView
 from opsportal.api.router import router
 from opsportal.links import absolute_url
@@ -221,6 +222,10 @@ class SupportIncidentSerializer(serializers.Serializer):
 
 
 # --- filters and permissions ----------------------------------------------------------------
+DETECTED_LABEL = (
+    "%s this detection time: ISO 8601 date and time, offset within +/-15:59 (none: TIME_ZONE), "
+    "between 2000-01-01 and 2100-01-01 UTC"
+)
 REFERENCE_RE = re.compile(r"^\s*(?:inc[-\s]?)?(\d{1,9})\s*$", re.IGNORECASE)
 
 
@@ -229,8 +234,12 @@ class IncidentFilter(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="owning_team__slug", label="Owning team slug")
     service = django_filters.NumberFilter(field_name="services", label="Affected service id")
     open = django_filters.BooleanFilter(method="filter_open", label="Only open (true) or only done (false)")
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = InstantFilter(
+        field_name="detected_at", lookup_expr="gte", require_offset=False, label=DETECTED_LABEL % "From"
+    )
+    detected_before = InstantFilter(
+        field_name="detected_at", lookup_expr="lt", require_offset=False, label=DETECTED_LABEL % "Before"
+    )
     reference = django_filters.CharFilter(method="filter_reference", label="INC-1234 or 1234")
 
     class Meta:

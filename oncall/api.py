@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -27,6 +26,7 @@ from oncall.models import (
     RotationLayer,
     Schedule,
 )
+from opsportal.api.params import instant_param, instant_parameter, window_params
 from opsportal.api.router import router
 from opsportal.errors import InvalidInput, NotAllowed
 from opsportal.links import absolute_url
@@ -35,33 +35,15 @@ User = get_user_model()
 MAX_WINDOW = timedelta(days=366)
 
 
-def _when(value: str | None, name: str, default: datetime) -> datetime:
-    if not value:
-        return default
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise InvalidInput(f"{name} must be an ISO 8601 date-time, e.g. 2026-03-01T00:00:00Z.", field=name)
-    if timezone.is_naive(parsed):
-        raise InvalidInput(f"{name} needs a time zone (Z or +01:00).", field=name)
-    return parsed
-
-
 def _window(request, default_days: int = 7) -> tuple[datetime, datetime]:
-    now = timezone.now()
-    start = _when(request.query_params.get("start"), "start", now)
-    end = _when(request.query_params.get("end"), "end", start + timedelta(days=default_days))
-    if end <= start:
-        raise InvalidInput("end must be after start.", field="end")
-    if end - start > MAX_WINDOW:
-        raise InvalidInput("The window is at most 366 days.", field="end")
-    return start, end
+    return window_params(
+        request.query_params, now=timezone.now(), default_days=default_days, max_length=MAX_WINDOW
+    )
 
 
 WINDOW_PARAMS = [
-    OpenApiParameter("start", OpenApiTypes.DATETIME, description="Window start (default now)"),
-    OpenApiParameter(
-        "end", OpenApiTypes.DATETIME, description="Window end (default start + 7 days; max 366 days)"
-    ),
+    instant_parameter("start", "Window start (default now)."),
+    instant_parameter("end", "Window end (default start + 7 days; at most 366 days after start)."),
 ]
 
 
@@ -389,12 +371,12 @@ class OnCallViewSet(viewsets.GenericViewSet):
             OpenApiParameter("service", OpenApiTypes.INT, description="Service id: its policy's levels"),
             OpenApiParameter("team", OpenApiTypes.INT, description="Team id: every schedule of the team"),
             OpenApiParameter("schedule", OpenApiTypes.INT, description="Schedule id"),
-            OpenApiParameter("at", OpenApiTypes.DATETIME, description="Instant (default now)"),
+            instant_parameter("at", "Instant (default now)."),
         ],
         responses=OnCallResponseSerializer,
     )
     def list(self, request):
-        at = _when(request.query_params.get("at"), "at", timezone.now())
+        at = instant_param(request.query_params, "at", default=timezone.now())
         params = {
             k: request.query_params.get(k)
             for k in ("service", "team", "schedule")
