@@ -86,6 +86,9 @@ class TeamViewSet(viewsets.ModelViewSet):
             .order_by("name")
         )
 
+    def perform_destroy(self, instance):
+        services.delete_team(team=instance)
+
 
 class ServiceViewSet(viewsets.ModelViewSet):
     serializer_class = ServiceSerializer
@@ -100,6 +103,9 @@ class ServiceViewSet(viewsets.ModelViewSet):
             .order_by("name")
             .distinct()
         )
+
+    def perform_destroy(self, instance):
+        services.delete_service(service=instance)
 
 
 class ServiceLinkViewSet(viewsets.ModelViewSet):

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from catalog import selectors
 from catalog.models import Service, ServiceDependency, Team
+from opsportal.db import delete_or_conflict
 from opsportal.errors import InvalidInput
 
 
@@ -65,3 +66,19 @@ def save_team(*, team: Team | None = None, members: Iterable | None = None, **fi
     if members is not None:
         team.members.set(members)
     return team
+
+
+@transaction.atomic
+def delete_team(*, team: Team) -> None:
+    """Delete a team that owns nothing any more; ``InUse`` (409) names its services,
+    schedules, incidents... while they still point at it."""
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    delete_or_conflict(team, label=f"Team {team.name}")
+
+
+@transaction.atomic
+def delete_service(*, service: Service) -> None:
+    """Delete a service nothing refers to; ``InUse`` (409) names the incidents, probes...
+    that still do. Its dependency edges and links go with it."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    delete_or_conflict(service, label=f"Service {service.name}")
