@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 from opsportal.api.router import router
+from opsportal.api.views import not_found as api_not_found
 from opsportal.discovery import app_modules
 from opsportal.health import healthz
 
@@ -48,3 +49,6 @@ def _app_urls():
 
 
 urlpatterns += list(_app_urls())
+# Last of all: any other path under /api/ ending in a slash is a JSON 404 (Django's is an HTML
+# page). Paths without the slash still get APPEND_SLASH's redirect first, as before.
+urlpatterns.append(re_path(r"^api/(?:.*/)?$", api_not_found, name="api-not-found"))

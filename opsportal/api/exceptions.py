@@ -1,7 +1,7 @@
 """DRF exception handler that also speaks our service errors and Django's ValidationError.
 
-Every error body is JSON in DRF's shape: ``{"detail": "..."}`` or field errors
-``{"<field>": ["..."]}``. A delete that other rows still reference (Django's ProtectedError or
+Every error body is a JSON object in DRF's shape: ``{"detail": "..."}`` or field errors
+``{"<field>": ["..."]}`` (never a bare list). A delete that other rows still reference (Django's ProtectedError or
 RestrictedError, from any DELETE) is a 409 naming them, never a 500:
 ``{"detail": "...", "referenced_by": [{"model": "service", "id": 3, "name": "checkout"}],
 "referenced_by_count": 1}``.
@@ -37,7 +37,12 @@ def exception_handler(exc, context):
         if hasattr(exc, "error_dict"):
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # ValidationError("...") raised outside a serializer (DRF's search and ordering filters
+        # refuse NUL characters that way) renders as a bare list: give it the detail shape.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
+    return response
 
 
 def _target_label(view) -> str:
