@@ -32,10 +32,6 @@ User = get_user_model()
 
 
 # --- serializers ---------------------------------------------------------------------------
-class IncidentErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class SeveritySerializer(serializers.ModelSerializer):
     label = serializers.CharField(read_only=True)
 
@@ -61,7 +57,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     services = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     service_names = serializers.SerializerMethodField()
     runbooks = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    commander_name = serializers.StringRelatedField(source="commander", read_only=True)
+    commander_name = serializers.StringRelatedField(source="commander", read_only=True, allow_null=True)
     next_update_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
     ack_due_at = serializers.DateTimeField(read_only=True)
     admin_url = serializers.SerializerMethodField()
@@ -174,8 +170,8 @@ class CustomerMessageSerializer(serializers.Serializer):
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    actor_name = serializers.StringRelatedField(source="actor", read_only=True)
-    related_type = serializers.SlugRelatedField(slug_field="model", read_only=True)
+    actor_name = serializers.StringRelatedField(source="actor", read_only=True, allow_null=True)
+    related_type = serializers.SlugRelatedField(slug_field="model", read_only=True, allow_null=True)
 
     class Meta:
         model = TimelineEvent
@@ -282,11 +278,9 @@ def _support_only(user) -> bool:
 # --- viewsets ------------------------------------------------------------------------------
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (field errors or detail)."),
-    403: OpenApiResponse(IncidentErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(IncidentErrorSerializer, description="No such incident."),
-    409: OpenApiResponse(
-        IncidentErrorSerializer, description="Not allowed from the current state, or lost a race."
-    ),
+    403: OpenApiResponse(description="Not allowed for this user."),
+    404: OpenApiResponse(description="No such incident."),
+    409: OpenApiResponse(description="Not allowed from the current state, or lost a race."),
 }
 
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -173,7 +173,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         instance.delete()
 
     @extend_schema(parameters=WINDOW_PARAMS, responses=ShiftSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def shifts(self, request, pk=None):
         """Final shifts (overrides over layers) over [start, end)."""
         schedule = self.get_object()
@@ -184,7 +184,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         )
 
     @extend_schema(parameters=WINDOW_PARAMS, responses=FairnessSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def fairness(self, request, pk=None):
         """Hours on call per person over [start, end); nights (22-07) and weekend days apart."""
         schedule = self.get_object()
@@ -197,7 +197,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         return Response(FairnessSerializer(rows, many=True).data)
 
     @extend_schema(parameters=WINDOW_PARAMS, responses=GapSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def gaps(self, request, pk=None):
         """Stretches of [start, end) with nobody on call."""
         schedule = self.get_object()
@@ -335,6 +335,7 @@ class LevelOnCallSerializer(serializers.Serializer):
     users = PersonSerializer(many=True)
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object, not a list
 class OnCallResponseSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     policy = serializers.IntegerField(allow_null=True)
@@ -476,7 +477,13 @@ class PageViewSet(
             return [IsAuthenticated()]
         return super().get_permissions()
 
-    @extend_schema(request=None, responses={200: PageSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=None,
+        responses={
+            200: PageSerializer,
+            409: OpenApiResponse(description="Someone else acknowledged it first."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """Stop escalation; 409 when someone else acknowledged first."""
@@ -486,7 +493,10 @@ class PageViewSet(
         page = services.acknowledge_page(page=page, user=request.user, via="api")
         return Response(PageSerializer(page).data, status=status.HTTP_200_OK)
 
-    @extend_schema(request=ResolveSerializer, responses={200: PageSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ResolveSerializer,
+        responses={200: PageSerializer, 409: OpenApiResponse(description="Already resolved.")},
+    )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         if not permissions.can_page(request.user):
