@@ -51,4 +51,6 @@ def _app_urls():
 urlpatterns += list(_app_urls())
 # Last of all: any other path under /api/ ending in a slash is a JSON 404 (Django's is an HTML
 # page). Paths without the slash still get APPEND_SLASH's redirect first, as before.
-urlpatterns.append(re_path(r"^api/(?:.*/)?$", api_not_found, name="api-not-found"))
+urlpatterns.append(
+    re_path(r"^api/(?:[\s\S]*/)?$", api_not_found, name="api-not-found")
+)  # [\s\S]: newlines too

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
         "/api/v1/teams/-1/",
         "/api/v1/teams/1/nope/",
         "/api/v1/incidents/null,null/",
+        "/api/v1/pages/%0A%C3%A9%5B,/resolve/",  # a newline in the path (a fuzzer found it)
         "/api/v1/no-such-resource/",
         "/api/v2/",
         "/api/",
