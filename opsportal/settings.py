@@ -239,8 +239,12 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops Portal API",
     "DESCRIPTION": (
-        "Incidents, on-call, health probes and release readiness. Authenticate with a session "
-        "or with `Authorization: Token <key>` (tokens are issued in the admin)."
+        "Incidents, on-call, health probes and release readiness. Authenticate with "
+        "`Authorization: Token <key>` (tokenAuth; tokens are issued in the admin) or with the "
+        "session of a signed-in browser (cookieAuth; writes also need the `X-CSRFToken` header). "
+        'Errors are JSON objects: `{"detail": ...}` or field errors `{"<field>": [...]}`; each '
+        "operation lists those it can answer. Date-time query parameters take ISO 8601 with a UTC "
+        "offset within +/-15:59, between 2000-01-01 and 2100-01-01 UTC."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -204,7 +204,9 @@ def test_every_operation_documents_its_errors():
         if method in {"get", "post", "put", "patch", "delete"}
     ]
     assert len(operations) >= 140
+    assert set(DOCUMENT["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
     for path, method, op in operations:
+        assert op["security"] == [{"tokenAuth": []}, {"cookieAuth": []}], (method, path)
         codes = set(op["responses"])
         assert {"401", "403"} <= codes, (method, path)
         if "{" in path:
