@@ -41,10 +41,13 @@ def _window(request, default_days: int = 7) -> tuple[datetime, datetime]:
     )
 
 
-WINDOW_PARAMS = [
-    instant_parameter("start", "Window start (default now)."),
-    instant_parameter("end", "Window end (default start + 7 days; at most 366 days after start)."),
-]
+def window_parameters(default_days: int) -> list:
+    return [
+        instant_parameter("start", "Window start (default now)."),
+        instant_parameter(
+            "end", f"Window end (default start + {default_days} days; at most 366 days after start)."
+        ),
+    ]
 
 
 # --- schedules ------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             raise NotAllowed("Only engineering managers delete schedules.")
         instance.delete()
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=ShiftSerializer(many=True))
+    @extend_schema(parameters=window_parameters(7), responses=ShiftSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def shifts(self, request, pk=None):
         """Final shifts (overrides over layers) over [start, end)."""
@@ -183,7 +186,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             ShiftSerializer(shift_rows(shifts, selectors.users_by_id(s.user for s in shifts)), many=True).data
         )
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=FairnessSerializer(many=True))
+    @extend_schema(parameters=window_parameters(28), responses=FairnessSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def fairness(self, request, pk=None):
         """Hours on call per person over [start, end); nights (22-07) and weekend days apart."""
@@ -196,7 +199,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         ]  # fmt: skip
         return Response(FairnessSerializer(rows, many=True).data)
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=GapSerializer(many=True))
+    @extend_schema(parameters=window_parameters(14), responses=GapSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def gaps(self, request, pk=None):
         """Stretches of [start, end) with nobody on call."""
