@@ -86,6 +86,17 @@ class TeamViewSet(viewsets.ModelViewSet):
             .order_by("name")
         )
 
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)  # with service_count
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_destroy(self, instance):
+        services.delete_team(team=instance)
+
 
 class ServiceViewSet(viewsets.ModelViewSet):
     serializer_class = ServiceSerializer
@@ -100,6 +111,9 @@ class ServiceViewSet(viewsets.ModelViewSet):
             .order_by("name")
             .distinct()
         )
+
+    def perform_destroy(self, instance):
+        services.delete_service(service=instance)
 
 
 class ServiceLinkViewSet(viewsets.ModelViewSet):

@@ -8,7 +8,8 @@ from django.db import transaction
 
 from catalog import selectors
 from catalog.models import Service, ServiceDependency, ServiceLink, Team
-from opsportal.errors import Conflict, InvalidInput
+from opsportal.db import delete_or_conflict
+from opsportal.errors import InvalidInput
 
 
 def check_dependencies(service: Service | None, depends_on_ids: Iterable[int]) -> None:
@@ -67,26 +68,20 @@ def save_team(*, team: Team | None = None, members: Iterable | None = None, **fi
     return team
 
 
-def _delete(obj, what: str) -> None:
-    """Delete ``obj``, or refuse with what still refers to it (409 in the API)."""
-    from django.db.models import ProtectedError, RestrictedError
-
-    try:
-        with transaction.atomic():
-            obj.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        refs = list(getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", []))
-        names = ", ".join(f"{r._meta.verbose_name} {r}" for r in refs[:5])
-        more = f" and {len(refs) - 5} more" if len(refs) > 5 else ""
-        raise Conflict(f"{what} {obj} is still referenced by {names}{more}.") from exc
-
-
+@transaction.atomic
 def delete_team(*, team: Team, actor=None) -> None:
-    _delete(team, "Team")
+    """Delete a team that owns nothing any more; ``InUse`` (409) names its services,
+    schedules, incidents... while they still point at it."""
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    delete_or_conflict(team, label=f"Team {team.name}")
 
 
+@transaction.atomic
 def delete_service(*, service: Service, actor=None) -> None:
-    _delete(service, "Service")
+    """Delete a service nothing refers to; ``InUse`` (409) names the incidents, probes...
+    that still do. Its dependency edges and links go with it."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    delete_or_conflict(service, label=f"Service {service.name}")
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ against the same per-user rate limit (429 when over) and calls the same services
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
@@ -29,8 +29,8 @@ class CanFile(permissions.BasePermission):
 class EscalationSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     service_name = serializers.CharField(source="service.name", read_only=True, allow_null=True, default=None)
-    acknowledged_by = serializers.StringRelatedField(read_only=True)
-    resolved_by = serializers.StringRelatedField(read_only=True)
+    acknowledged_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+    resolved_by = serializers.StringRelatedField(read_only=True, allow_null=True)
     incident = serializers.SerializerMethodField()
     incident_customer_message = serializers.SerializerMethodField()
 
@@ -113,7 +113,10 @@ class EscalationViewSet(
 
     @extend_schema(
         request=EscalationCreateSerializer,
-        responses={201: EscalationSerializer},
+        responses={
+            201: EscalationSerializer,
+            429: OpenApiResponse(description="Over the per-user rate limit."),
+        },
         description="File an escalation (or attach a report to an open incident with `incident`). "
         "Same validation as /support/escalate/; 429 when over the per-user rate limit.",
     )

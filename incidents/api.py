@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from catalog.models import Service, Team
 from incidents import permissions, selectors, services
 from incidents.models import Incident, Severity, StatusUpdate, TimelineEvent
+from opsportal.api.params import InstantFilter
 from opsportal.api.permissions import DjangoModelPermissionsWithView
 from opsportal.api.router import router
 from opsportal.links import absolute_url
@@ -32,10 +33,6 @@ User = get_user_model()
 
 
 # --- serializers ---------------------------------------------------------------------------
-class IncidentErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class SeveritySerializer(serializers.ModelSerializer):
     label = serializers.CharField(read_only=True)
 
@@ -65,7 +62,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     services = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     service_names = serializers.SerializerMethodField()
     runbooks = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    commander_name = serializers.StringRelatedField(source="commander", read_only=True)
+    commander_name = serializers.StringRelatedField(source="commander", read_only=True, allow_null=True)
     next_update_due_at = serializers.DateTimeField(read_only=True, allow_null=True)
     ack_due_at = serializers.DateTimeField(read_only=True)
     admin_url = serializers.SerializerMethodField()
@@ -179,8 +176,8 @@ class CustomerMessageSerializer(serializers.Serializer):
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    actor_name = serializers.StringRelatedField(source="actor", read_only=True)
-    related_type = serializers.SlugRelatedField(slug_field="model", read_only=True)
+    actor_name = serializers.StringRelatedField(source="actor", read_only=True, allow_null=True)
+    related_type = serializers.SlugRelatedField(slug_field="model", read_only=True, allow_null=True)
 
     class Meta:
         model = TimelineEvent
@@ -227,6 +224,10 @@ class SupportIncidentSerializer(serializers.Serializer):
 
 
 # --- filters and permissions ----------------------------------------------------------------
+DETECTED_LABEL = (
+    "%s this detection time: ISO 8601 date and time, offset within +/-15:59 (none: TIME_ZONE), "
+    "between 2000-01-01 and 2100-01-01 UTC"
+)
 REFERENCE_RE = re.compile(r"^\s*(?:inc[-\s]?)?(\d{1,9})\s*$", re.IGNORECASE)
 
 
@@ -235,8 +236,12 @@ class IncidentFilter(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="owning_team__slug", label="Owning team slug")
     service = django_filters.NumberFilter(field_name="services", label="Affected service id")
     open = django_filters.BooleanFilter(method="filter_open", label="Only open (true) or only done (false)")
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte")
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt")
+    detected_after = InstantFilter(
+        field_name="detected_at", lookup_expr="gte", require_offset=False, label=DETECTED_LABEL % "From"
+    )
+    detected_before = InstantFilter(
+        field_name="detected_at", lookup_expr="lt", require_offset=False, label=DETECTED_LABEL % "Before"
+    )
     reference = django_filters.CharFilter(method="filter_reference", label="INC-1234 or 1234")
 
     class Meta:
@@ -279,11 +284,9 @@ def _support_only(user) -> bool:
 # --- viewsets ------------------------------------------------------------------------------
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (field errors or detail)."),
-    403: OpenApiResponse(IncidentErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(IncidentErrorSerializer, description="No such incident."),
-    409: OpenApiResponse(
-        IncidentErrorSerializer, description="Not allowed from the current state, or lost a race."
-    ),
+    403: OpenApiResponse(description="Not allowed for this user."),
+    404: OpenApiResponse(description="No such incident."),
+    409: OpenApiResponse(description="Not allowed from the current state, or lost a race."),
 }
 
 

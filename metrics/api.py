@@ -8,7 +8,7 @@ import csv
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -105,6 +105,7 @@ class AppliedFiltersSerializer(serializers.Serializer):
     detection_source = serializers.CharField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # the list action answers one report, not a list
 class MetricsSerializer(serializers.Serializer):
     period = PeriodSerializer()
     filters = AppliedFiltersSerializer()

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +27,7 @@ from oncall.models import (
     Schedule,
 )
 from opsportal.api.fields import AwareDateTimeField
+from opsportal.api.params import instant_param, instant_parameter, window_params
 from opsportal.api.router import router
 from opsportal.errors import InvalidInput, NotAllowed
 from opsportal.links import absolute_url
@@ -37,34 +37,19 @@ User = get_user_model()
 MAX_WINDOW = timedelta(days=366)
 
 
-def _when(value: str | None, name: str, default: datetime) -> datetime:
-    if not value:
-        return default
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise InvalidInput(f"{name} must be an ISO 8601 date-time, e.g. 2026-03-01T00:00:00Z.", field=name)
-    if timezone.is_naive(parsed):
-        raise InvalidInput(f"{name} needs a time zone (Z or +01:00).", field=name)
-    return parsed
-
-
 def _window(request, default_days: int = 7) -> tuple[datetime, datetime]:
-    now = timezone.now()
-    start = _when(request.query_params.get("start"), "start", now)
-    end = _when(request.query_params.get("end"), "end", start + timedelta(days=default_days))
-    if end <= start:
-        raise InvalidInput("end must be after start.", field="end")
-    if end - start > MAX_WINDOW:
-        raise InvalidInput("The window is at most 366 days.", field="end")
-    return start, end
+    return window_params(
+        request.query_params, now=timezone.now(), default_days=default_days, max_length=MAX_WINDOW
+    )
 
 
-WINDOW_PARAMS = [
-    OpenApiParameter("start", OpenApiTypes.DATETIME, description="Window start (default now)"),
-    OpenApiParameter(
-        "end", OpenApiTypes.DATETIME, description="Window end (default start + 7 days; max 366 days)"
-    ),
-]
+def window_parameters(default_days: int) -> list:
+    return [
+        instant_parameter("start", "Window start (default now)."),
+        instant_parameter(
+            "end", f"Window end (default start + {default_days} days; at most 366 days after start)."
+        ),
+    ]
 
 
 # --- schedules ------------------------------------------------------------------------------
@@ -207,8 +192,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             raise NotAllowed("Only engineering managers delete schedules.")
         instance.delete()
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=ShiftSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=window_parameters(7), responses=ShiftSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def shifts(self, request, pk=None):
         """Final shifts (overrides over layers) over [start, end)."""
         schedule = self.get_object()
@@ -218,8 +203,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
             ShiftSerializer(shift_rows(shifts, selectors.users_by_id(s.user for s in shifts)), many=True).data
         )
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=FairnessSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=window_parameters(28), responses=FairnessSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def fairness(self, request, pk=None):
         """Hours on call per person over [start, end); nights (22-07) and weekend days apart."""
         schedule = self.get_object()
@@ -231,8 +216,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         ]  # fmt: skip
         return Response(FairnessSerializer(rows, many=True).data)
 
-    @extend_schema(parameters=WINDOW_PARAMS, responses=GapSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=window_parameters(14), responses=GapSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def gaps(self, request, pk=None):
         """Stretches of [start, end) with nobody on call."""
         schedule = self.get_object()
@@ -372,6 +357,7 @@ class LevelOnCallSerializer(serializers.Serializer):
     users = PersonSerializer(many=True)
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object, not a list
 class OnCallResponseSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     policy = serializers.IntegerField(allow_null=True)
@@ -408,12 +394,12 @@ class OnCallViewSet(viewsets.GenericViewSet):
             OpenApiParameter("service", OpenApiTypes.INT, description="Service id: its policy's levels"),
             OpenApiParameter("team", OpenApiTypes.INT, description="Team id: every schedule of the team"),
             OpenApiParameter("schedule", OpenApiTypes.INT, description="Schedule id"),
-            OpenApiParameter("at", OpenApiTypes.DATETIME, description="Instant (default now)"),
+            instant_parameter("at", "Instant (default now)."),
         ],
         responses=OnCallResponseSerializer,
     )
     def list(self, request):
-        at = _when(request.query_params.get("at"), "at", timezone.now())
+        at = instant_param(request.query_params, "at", default=timezone.now())
         params = {
             k: request.query_params.get(k)
             for k in ("service", "team", "schedule")
@@ -515,7 +501,13 @@ class PageViewSet(
             return [IsAuthenticated()]
         return super().get_permissions()
 
-    @extend_schema(request=None, responses={200: PageSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=None,
+        responses={
+            200: PageSerializer,
+            409: OpenApiResponse(description="Someone else acknowledged it first."),
+        },
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         """Stop escalation; 409 when someone else acknowledged first."""
@@ -525,7 +517,10 @@ class PageViewSet(
         page = services.acknowledge_page(page=page, user=request.user, via="api")
         return Response(PageSerializer(page).data, status=status.HTTP_200_OK)
 
-    @extend_schema(request=ResolveSerializer, responses={200: PageSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ResolveSerializer,
+        responses={200: PageSerializer, 409: OpenApiResponse(description="Already resolved.")},
+    )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         if not permissions.can_page(request.user):

@@ -90,15 +90,11 @@ class ResponsibilityFilter(django_filters.FilterSet):
         return queryset.with_health(value, timezone.now())
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (field errors or detail)."),
-    403: OpenApiResponse(ErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(ErrorSerializer, description="No such duty."),
-    409: OpenApiResponse(ErrorSerializer, description="This cycle is already done, or the duty is retired."),
+    403: OpenApiResponse(description="Not allowed for this user."),
+    404: OpenApiResponse(description="No such duty."),
+    409: OpenApiResponse(description="This cycle is already done, or the duty is retired."),
 }
 
 
@@ -170,7 +166,7 @@ class ResponsibilityViewSet(viewsets.ModelViewSet):
         summary="The latest cycles, newest first: done, late, missed, overdue, upcoming",
         responses={200: CycleSerializer(many=True), 404: ERRORS[404]},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def cycles(self, request, pk=None):
         duty = self.get_object()
         return Response(CycleSerializer(selectors.cycle_history(duty), many=True).data)

@@ -32,3 +32,16 @@ class Conflict(ServiceError):
     """The move is not allowed from the current state, or lost a race to another actor."""
 
     status_code = 409
+
+
+class InUse(Conflict):
+    """Deleting this would orphan rows that still reference it (PROTECT/RESTRICT foreign keys).
+
+    ``referenced_by`` lists them (``{"model": "service", "id": 3, "name": "checkout"}``),
+    capped at ``opsportal.db.REFERENCED_BY_LIMIT``; ``referenced_by_count`` counts them all.
+    """
+
+    def __init__(self, message: str, *, referenced_by: list[dict], referenced_by_count: int) -> None:
+        super().__init__(message)
+        self.referenced_by = referenced_by
+        self.referenced_by_count = referenced_by_count

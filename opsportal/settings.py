@@ -267,7 +267,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "opsportal.api.schema.AutoSchema",  # documents every error response
     "EXCEPTION_HANDLER": "opsportal.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -288,9 +288,13 @@ MIGRATION_MODULES = {"knox": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops Portal API",
     "DESCRIPTION": (
-        "Incidents, on-call, health probes and release readiness. Authenticate with a session "
-        "or with `Authorization: Token <key>` (create tokens in the admin under *API tokens*, "
-        "or with POST /api/v1/api-tokens/)."
+        "Incidents, on-call, health probes and release readiness. Authenticate with "
+        "`Authorization: Token <key>` (tokenAuth; create tokens in the admin under *API tokens*, or "
+        "with POST /api/v1/api-tokens/) or with the session of a signed-in browser (cookieAuth; "
+        "writes also need the `X-CSRFToken` header). "
+        'Errors are JSON objects: `{"detail": ...}` or field errors `{"<field>": [...]}`; each '
+        "operation lists those it can answer. Date-time query parameters take ISO 8601 with a UTC "
+        "offset within +/-15:59, between 2000-01-01 and 2100-01-01 UTC."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

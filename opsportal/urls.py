@@ -2,12 +2,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from opsportal.api.permissions import HasARole
 from opsportal.api.router import router
+from opsportal.api.views import not_found as api_not_found
 from opsportal.discovery import app_modules
 from opsportal.health import healthz, healthz_workers
 
@@ -57,3 +58,8 @@ def _app_urls():
 
 
 urlpatterns += list(_app_urls())
+# Last of all: any other path under /api/ ending in a slash is a JSON 404 (Django's is an HTML
+# page). Paths without the slash still get APPEND_SLASH's redirect first, as before.
+urlpatterns.append(
+    re_path(r"^api/(?:[\s\S]*/)?$", api_not_found, name="api-not-found")
+)  # [\s\S]: newlines too

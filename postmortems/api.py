@@ -26,17 +26,11 @@ from postmortems.models import REVIEW_CHECKLIST_KEYS, SECTION_FIELDS, ActionItem
 User = get_user_model()
 
 
-class PostmortemErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (field errors or detail)."),
-    403: OpenApiResponse(PostmortemErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(PostmortemErrorSerializer, description="Not found."),
-    409: OpenApiResponse(
-        PostmortemErrorSerializer, description="Not allowed from the current state, or lost a race."
-    ),
+    403: OpenApiResponse(description="Not allowed for this user."),
+    404: OpenApiResponse(description="Not found."),
+    409: OpenApiResponse(description="Not allowed from the current state, or lost a race."),
 }
 
 

@@ -16,24 +16,19 @@ from opsportal.api.router import router
 from readiness import selectors, services
 from readiness.models import ReadinessReview, Release, ReviewItem, Signature
 
-
-class ReadinessErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 ERRORS = {
     400: OpenApiResponse(description="Invalid input (field errors or detail)."),
-    403: OpenApiResponse(ReadinessErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(ReadinessErrorSerializer, description="No such release."),
-    409: OpenApiResponse(
-        ReadinessErrorSerializer, description="Not allowed from the current state, or lost a race."
-    ),
+    403: OpenApiResponse(description="Not allowed for this user."),
+    404: OpenApiResponse(description="No such release."),
+    409: OpenApiResponse(description="Not allowed from the current state, or lost a race."),
 }
 
 
 class ReviewItemSerializer(serializers.ModelSerializer):
     release = serializers.IntegerField(source="review.release_id", read_only=True)
-    waived_by = serializers.CharField(source="waived_by.username", read_only=True, default=None)
+    waived_by = serializers.CharField(
+        source="waived_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = ReviewItem

@@ -2,8 +2,7 @@
 
 import django_filters
 from django.db.models import Exists, OuterRef
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -28,8 +27,8 @@ class RunbookSerializer(serializers.ModelSerializer):
     service_details = RunbookServiceSerializer(source="services", many=True, read_only=True)
     owner_team_name = serializers.CharField(source="owner_team.name", read_only=True)
     freshness = serializers.ChoiceField(choices=Runbook.Freshness.choices, read_only=True)
-    reviewed_by = serializers.StringRelatedField(read_only=True)
-    tested_by = serializers.StringRelatedField(read_only=True)
+    reviewed_by = serializers.StringRelatedField(read_only=True, allow_null=True)
+    tested_by = serializers.StringRelatedField(read_only=True, allow_null=True)
     page_url = serializers.SerializerMethodField()
     rank = serializers.SerializerMethodField()
 
@@ -51,7 +50,6 @@ class RunbookSerializer(serializers.ModelSerializer):
     def get_page_url(self, obj) -> str:
         return absolute_url(obj.get_absolute_url())
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
     def get_rank(self, obj) -> float | None:
         """Search relevance (higher is better) when ``?q=`` is given."""
         rank = getattr(obj, "rank", None)
