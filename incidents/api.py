@@ -226,7 +226,7 @@ class SupportIncidentSerializer(serializers.Serializer):
 # --- filters and permissions ----------------------------------------------------------------
 DETECTED_LABEL = (
     "%s this detection time: ISO 8601 date and time, offset within +/-15:59 (none: TIME_ZONE), "
-    "between 2000-01-01 and 2100-01-01 UTC"
+    "between 2000-01-01 and 2101-01-01 UTC"
 )
 REFERENCE_RE = re.compile(r"^\s*(?:inc[-\s]?)?(\d{1,9})\s*$", re.IGNORECASE)
 

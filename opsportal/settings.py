@@ -294,7 +294,7 @@ SPECTACULAR_SETTINGS = {
         "writes also need the `X-CSRFToken` header). "
         'Errors are JSON objects: `{"detail": ...}` or field errors `{"<field>": [...]}`; each '
         "operation lists those it can answer. Date-time query parameters take ISO 8601 with a UTC "
-        "offset within +/-15:59, between 2000-01-01 and 2100-01-01 UTC."
+        "offset within +/-15:59, between 2000-01-01 and 2101-01-01 UTC."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

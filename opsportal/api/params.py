@@ -4,7 +4,7 @@ Filters (``detected_after``), windows (``start``/``end``) and instants (``at``) 
 ``parse_instant``. It accepts an ISO 8601 / RFC 3339 date and time - ``T`` or a space
 between them, seconds and fraction optional - with an offset ``Z``, ``+HH:MM``, ``+HHMM`` or
 ``+HH`` within +/-15:59 (what PostgreSQL stores; every real zone is within -12:00..+14:00),
-for an instant in [2000-01-01, 2100-01-01) UTC. Everything else - an impossible date
+for an instant in [2000-01-01, 2101-01-01) UTC. Everything else - an impossible date
 (2027-02-30), an hour 24, a year-9999 instant whose window or shift arithmetic would overflow -
 is ``InvalidInput`` for that parameter: the API answers 400 ``{"<name>": ["..."]}``, never a
 500. Values come back as aware UTC datetimes.
@@ -25,9 +25,9 @@ from drf_spectacular.utils import OpenApiParameter
 from opsportal.errors import InvalidInput
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)  # exclusive: the years 2000 to 2100, as rotation layers
 MAX_OFFSET = timedelta(hours=15, minutes=59)
-RANGE_TEXT = "between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z (exclusive)"
+RANGE_TEXT = "between 2000-01-01T00:00:00Z and 2101-01-01T00:00:00Z (exclusive)"
 FORMAT_TEXT = (
     "ISO 8601 date and time with a UTC offset, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00"
 )

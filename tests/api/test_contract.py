@@ -41,7 +41,6 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -52,6 +51,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import User
+from accounts.services import create_token
 
 CHECKS = [
     not_a_server_error,
@@ -142,10 +142,10 @@ def tokens(django_db_setup, django_db_blocker):
         try:
             with override_settings(DEBUG=True):
                 call_command("seed_demo", stdout=io.StringIO())
-            keys = {
-                name: Token.objects.get_or_create(user=User.objects.get(username=name))[0].key
-                for name in (SUPERUSER, RESPONDER)
-            }
+            keys = {}
+            for name in (SUPERUSER, RESPONDER):
+                user = User.objects.get(username=name)
+                keys[name] = create_token(user=user, actor=user, name="API contract test")[1]
         except BaseException:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)

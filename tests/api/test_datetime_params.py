@@ -29,7 +29,7 @@ BAD_INSTANTS = [
     "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
     "9999-12-31T00:00:00Z",  # outside the supported range
     "1999-12-31T23:59:59Z",
-    "2100-01-01T00:00:00Z",
+    "2101-01-01T00:00:00Z",
     "yesterday",
     "2026-01-01T00:00:00 Z",
     "2026-01-01",  # a date is not an instant
