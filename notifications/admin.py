@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from notifications import selectors, services
-from notifications.models import Channel, ContactMethod, Notification
+from notifications.models import Channel, ContactMethod, Notification, mask_url
 from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
 from opsportal.parsing import parse_id
@@ -57,6 +57,21 @@ class ContactMethodForm(forms.ModelForm):
             self.fields["user"].queryset = user_model.objects.filter(
                 Q(pk=actor.pk) | Q(pk__in=selectors.managed_user_ids(manager=actor))
             )
+        stored = self.instance.url if self.instance.pk else ""
+        if stored and "url" in self.fields:
+            # The URL is a credential: never shown back, not even to its owner. Blank keeps it.
+            self.initial["url"] = ""
+            self.fields["url"].required = False
+            self.fields["url"].widget.attrs["placeholder"] = mask_url(stored)
+            self.fields[
+                "url"
+            ].help_text = f"Stored: {mask_url(stored)} (hidden). Leave blank to keep it, or paste a new URL to replace it."
+
+    def clean_url(self):
+        value = self.cleaned_data.get("url")
+        if not value and self.instance.pk and self.instance.url:
+            return self.instance.url  # blank: keep the stored URL
+        return value
 
     def clean(self):
         data = super().clean()

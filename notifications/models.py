@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from opsportal.fields import URLField
+from notifications.fields import EncryptedURLField
 
 
 class Channel(models.TextChoices):
@@ -46,7 +46,8 @@ class ContactMethod(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     label = models.CharField(max_length=100, blank=True, help_text="e.g. 'Phone e-mail', '#sre-pager'.")
     email = models.EmailField(blank=True, help_text="E-mail only. Blank: the account's e-mail address.")
-    url = URLField(
+    # A credential (anyone holding it can post): stored encrypted, never shown back in full.
+    url = EncryptedURLField(
         max_length=500,
         blank=True,
         help_text="Slack: the incoming-webhook URL. Webhook: the endpoint that receives signed JSON.",

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from notifications.fields import EncryptedJSONField
 from opsportal.fields import URLField
 
 RUNTIME_FIELDS = [
@@ -87,8 +88,9 @@ class Probe(models.Model):
     # HTTP(S).
     url = URLField(max_length=1000, blank=True)
     method = models.CharField(max_length=6, choices=Method.choices, default=Method.GET)
-    headers = models.JSONField(
-        default=dict, blank=True, help_text="Request headers; values are stored but only shown masked."
+    # Often credentials (Authorization: Bearer ...): stored encrypted, only shown masked.
+    headers = EncryptedJSONField(
+        default=dict, blank=True, help_text="Request headers; stored encrypted, only shown masked."
     )
     request_body = models.TextField(blank=True, help_text="Body for POST probes.")
     expected_statuses = models.CharField(
