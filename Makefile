@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# One worker per core (at most 8: each gets its own Redis database); a module stays on one
+# worker so module-wide fixtures (the API contract's demo data) load once.
+PYTEST_PARALLEL ?= -n auto --maxprocesses 8 --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint format check-deploy bench lock clean
@@ -27,7 +30,7 @@ test: $(STAMP) ## ruff, makemigrations --check, then the whole pytest suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m devtools.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m devtools.embedded_redis -- $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint only
 	$(VENV)/bin/ruff check .

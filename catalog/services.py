@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from catalog import selectors
 from catalog.models import Service, ServiceDependency, ServiceLink, Team
-from opsportal.db import delete_or_conflict
+from opsportal.db import delete_or_conflict, in_use
 from opsportal.errors import InvalidInput
 
 
@@ -81,7 +82,13 @@ def delete_service(*, service: Service, actor=None) -> None:
     """Delete a service nothing refers to; ``InUse`` (409) names the incidents, probes...
     that still do. Its dependency edges and links go with it."""
     service = Service.objects.select_for_update().get(pk=service.pk)
-    delete_or_conflict(service, label=f"Service {service.name}")
+    label = f"Service {service.name}"
+    # Incidents and releases list their services many-to-many: deleting the service would
+    # silently drop it from those records, so they protect it like a foreign key does.
+    records = [*service.incidents.all(), *service.releases.all()]
+    if records:
+        raise in_use(label, ProtectedError("records name this service", set(records)))
+    delete_or_conflict(service, label=label)
 
 
 @transaction.atomic

@@ -276,7 +276,7 @@ class EscalationAdmin(ServiceHistoryAdmin):
 
     @admin.action(description="Open an incident from selected escalations...", permissions=["triage"])
     def open_incident_selected(self, request, queryset):
-        initial = {"severity": SupportSettings.load().surge_severity}
+        initial = {"severity": services.current_settings().surge_severity}
         form = OpenIncidentForm(request.POST if "apply" in request.POST else None, initial=initial)
         if "apply" in request.POST and form.is_valid():
             first, *rest = list(queryset.order_by("created_at", "pk"))
@@ -347,7 +347,7 @@ class SupportSettingsAdmin(ServiceHistoryAdmin):
         return f"{obj.surge_threshold} in {obj.surge_window_minutes} min -> SEV-{obj.surge_severity}"
 
     def changelist_view(self, request, extra_context=None):
-        row = SupportSettings.load()
+        row = services.current_settings()
         return HttpResponseRedirect(f"{request.path}{row.pk}/change/")
 
     def update_object(self, request, obj, form, formsets):

@@ -94,6 +94,11 @@ SETTINGS_FIELDS = (
 )  # fmt: skip
 
 
+def current_settings() -> SupportSettings:
+    """The one settings row, created with its defaults if a database has none yet."""
+    return SupportSettings.load()
+
+
 @transaction.atomic
 def update_settings(*, actor, **fields) -> SupportSettings:
     """Edit SLAs, surge detection and the triage policy (engineering managers)."""

@@ -84,3 +84,22 @@ def test_delete_still_needs_the_permission(api_as, responder):
     team = TeamFactory()
     ServiceFactory(owner_team=team)
     assert api_as(responder).delete(f"/api/v1/teams/{team.pk}/").status_code == 403
+
+
+def test_a_service_named_only_among_an_incidents_services_is_not_deleted(api_as, manager):
+    """Incidents list their services many-to-many: deleting one used to drop it from their
+    record silently. Now it is refused like a protected reference."""
+    from incidents.models import Incident
+    from tests.factories import ServiceFactory
+    from tests.incidents.factories import declare
+
+    primary, affected = ServiceFactory(name="checkout"), ServiceFactory(name="ledger")
+    incident = declare(actor=manager, service=primary)
+    incident.services.add(affected)
+    response = api_as(manager).delete(f"/api/v1/services/{affected.pk}/")
+    assert response.status_code == 409, response.content
+    assert response.json()["referenced_by"][0]["model"] == "incident"
+    assert set(Incident.objects.get(pk=incident.pk).services.values_list("name", flat=True)) == {
+        "checkout",
+        "ledger",
+    }

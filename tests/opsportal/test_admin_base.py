@@ -135,3 +135,28 @@ def test_cancelling_maintenance_checks_who_may_whatever_the_door(client, manager
     client.force_login(manager)
     assert client.post(url, data).status_code == 302
     assert ScheduledMaintenance.objects.get(pk=maintenance.pk).cancelled
+
+
+def test_editing_an_override_applies_the_same_rules_as_adding_one(client, manager):
+    """The override admin checked new overrides only: an edit saved whatever it was given."""
+    schedule = ScheduleFactory(team=TeamFactory())
+    start = timezone.now() + dt.timedelta(days=1)
+    override = Override.objects.create(
+        schedule=schedule, user=manager, start=start, end=start + dt.timedelta(hours=12), created_by=manager
+    )
+    client.force_login(manager)
+    url = reverse("admin:oncall_override_change", args=[override.pk])
+    data = form_data(client.get(url).content.decode(), "override_form")
+    too_long = timezone.localtime(start + dt.timedelta(days=120))
+    data.update(
+        {
+            "end_0": [too_long.strftime("%Y-%m-%d")],
+            "end_1": [too_long.strftime("%H:%M:%S")],
+            "_save": ["Save"],
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "An override lasts at most 90 days" in response.content.decode()
+    override.refresh_from_db()
+    assert override.end == start + dt.timedelta(hours=12)
