@@ -31,7 +31,9 @@ def test_a_contact_method_url_is_encrypted_in_the_table_and_its_history():
     assert ContactMethod.objects.get(pk=method.pk).url == SLACK_URL  # the sender reads it back
     assert "canary" not in _raw("notifications_contactmethod", "url", "id", method.pk)
     version = method.history.get()
-    assert "canary" not in _raw("notifications_historicalcontactmethod", "url", "history_id", version.history_id)
+    assert "canary" not in _raw(
+        "notifications_historicalcontactmethod", "url", "history_id", version.history_id
+    )
 
 
 def test_probe_headers_are_encrypted_in_the_table_and_its_history(manager):
