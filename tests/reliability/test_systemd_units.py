@@ -194,6 +194,7 @@ def test_gunicorn_accepts_the_web_command(units):
 
 
 @pytest.mark.integration
+@pytest.mark.postgresql  # the workers are separate processes: SQLite's in-memory test DB is not theirs
 def test_the_worker_units_commands_serve_every_queue(units, tmp_path):
     """Each queue's ExecStart, run as is (concurrency 1, as a worker-<queue>.env would set):
     every queue gets a live worker in /healthz/workers' sense; SIGTERM stops it cleanly."""
