@@ -237,6 +237,19 @@ def _validated(user) -> None:
         raise InvalidInput(" ".join(exc.messages)) from None
 
 
+def _apply_password(user, password: str | None) -> None:
+    """Set ``password`` (checked by the password validators) or, when None, switch password
+    sign-in off for the account."""
+    if not password:
+        user.set_unusable_password()
+        return
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password1") from None
+    user.set_password(password)
+
+
 @transaction.atomic
 def create_user(*, actor, username: str, password: str | None = None, **fields):
     """A new account; without a password it cannot sign in with one (SSO, or a reset link)."""
@@ -245,14 +258,7 @@ def create_user(*, actor, username: str, password: str | None = None, **fields):
     for name, value in fields.items():
         if name in USER_FIELDS:
             setattr(user, name, value)
-    if password:
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise InvalidInput(" ".join(exc.messages), field="password1") from None
-        user.set_password(password)
-    else:
-        user.set_unusable_password()
+    _apply_password(user, password)
     _validated(user)
     user.save()
     return user
@@ -286,14 +292,7 @@ def set_password(*, user, actor, password: str | None) -> None:
     """Set a new password, or (``None``) switch password sign-in off for the account."""
     _require_admin(actor)
     locked = get_user_model().objects.select_for_update().get(pk=user.pk)
-    if password:
-        try:
-            validate_password(password, locked)
-        except ValidationError as exc:
-            raise InvalidInput(" ".join(exc.messages), field="password1") from None
-        locked.set_password(password)
-    else:
-        locked.set_unusable_password()
+    _apply_password(locked, password)
     locked.save(update_fields=["password"])
     user.password = locked.password
 

@@ -94,3 +94,19 @@ class EncryptedJSONField(models.TextField):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+def rewrite_column(schema_editor, table: str, pk: str, column: str, transform) -> None:
+    """For data migrations: set ``column`` to ``transform(value)`` on every row of ``table``
+    (raw SQL: the model's field would decrypt what it reads)."""
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)}")  # noqa: S608
+        for key, value in cursor.fetchall():
+            new = transform(value)
+            if new != value:
+                cursor.execute(
+                    f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s",  # noqa: S608
+                    [new, key],
+                )

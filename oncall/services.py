@@ -336,18 +336,24 @@ def save_schedule_definition(
             layer = RotationLayer(schedule=schedule, **data)
             layer.full_clean(exclude=["schedule"])
             layer.save()
-            for pos, user in enumerate(participants):
-                LayerMember.objects.create(layer=layer, user=user, position=pos)
-            for r in restrictions:
-                days = "".join(sorted({str(int(d)) for d in r.get("weekdays", [])}))
-                restriction = LayerRestriction(
-                    layer=layer, weekdays=days, start_time=r["start_time"], end_time=r["end_time"]
-                )
-                restriction.full_clean(exclude=["layer"])
-                restriction.save()
+            _add_people_and_limits(layer, participants, restrictions)
     if before:
         announce_shift_changes(schedule=schedule, before=before)
     return schedule
+
+
+def _add_people_and_limits(layer: RotationLayer, participants, restrictions) -> None:
+    """Participants in rotation order, and restrictions ``{weekdays: "0123" or [0, 1, ...],
+    start_time, end_time}``, added to a layer that has none."""
+    for position, user in enumerate(participants):
+        LayerMember.objects.create(layer=layer, user=user, position=position)
+    for r in restrictions:
+        days = "".join(sorted({str(int(d)) for d in r.get("weekdays", [])}))
+        restriction = LayerRestriction(
+            layer=layer, weekdays=days, start_time=r["start_time"], end_time=r["end_time"]
+        )
+        restriction.full_clean(exclude=["layer"])
+        restriction.save()
 
 
 @transaction.atomic
@@ -465,18 +471,9 @@ def save_layer(
     layer.save()
     if members is not None:
         layer.members.all().delete()
-        for position, user in enumerate(members):
-            LayerMember.objects.create(layer=layer, user=user, position=position)
     if restrictions is not None:
         layer.restrictions.all().delete()
-        for r in restrictions:
-            days = r.get("weekdays", "")
-            days = "".join(sorted({str(int(d)) for d in days}))
-            restriction = LayerRestriction(
-                layer=layer, weekdays=days, start_time=r["start_time"], end_time=r["end_time"]
-            )
-            restriction.full_clean(exclude=["layer"])
-            restriction.save()
+    _add_people_and_limits(layer, members or [], restrictions or [])
     if before:
         announce_shift_changes(schedule=schedule, before=before)
     return layer

@@ -4,24 +4,13 @@ now holds Fernet tokens (notifications.fields.EncryptedURLField). Reversible."""
 from django.db import migrations
 
 from notifications import crypto
-from notifications.fields import is_encrypted
+from notifications.fields import is_encrypted, rewrite_column
 
 
 def _rewrite(apps, schema_editor, transform) -> None:
-    connection = schema_editor.connection
-    quote = connection.ops.quote_name
     for label, pk in (("ContactMethod", "id"), ("HistoricalContactMethod", "history_id")):
         table = apps.get_model("notifications", label)._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {quote(pk)}, {quote('url')} FROM {quote(table)}")  # noqa: S608
-            rows = cursor.fetchall()
-            for key, value in rows:
-                new = transform(value)
-                if new != value:
-                    cursor.execute(
-                        f"UPDATE {quote(table)} SET {quote('url')} = %s WHERE {quote(pk)} = %s",  # noqa: S608
-                        [new, key],
-                    )
+        rewrite_column(schema_editor, table, pk, "url", transform)
 
 
 def encrypt(apps, schema_editor):
