@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 PYTEST_PARALLEL ?= -n auto --maxprocesses 8 --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format check-deploy bench lock clean
+.PHONY: help install run test lint format check-deploy bench lock clean docs docs-serve
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,11 +26,23 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 run: $(STAMP) ## Migrate, load demo data, start web + Celery worker + beat (+ Redis if REDIS_URL is unset)
 	$(PY) -m devtools.launcher
 
-test: $(STAMP) ## ruff, makemigrations --check, then the whole pytest suite
+test: $(STAMP) ## ruff, makemigrations --check, the whole pytest suite, then the docs build (strict)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m devtools.embedded_redis -- $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory docs
+
+# The docs build copies the browser journeys' latest screenshots into docs/img/screens/,
+# renders the API reference from the live OpenAPI schema and checks the configuration
+# reference against the settings the code reads (devtools/mkdocs_hooks.py). Strict: any
+# warning - a broken link or anchor, a page missing from the nav, an undocumented setting -
+# fails it.
+docs: $(STAMP) ## Build the docs site into site/ (strict: any warning fails)
+	$(VENV)/bin/mkdocs build --strict --clean
+
+docs-serve: $(STAMP) ## Preview the docs on http://127.0.0.1:8001/ with live reload
+	$(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 lint: $(STAMP) ## ruff lint only
 	$(VENV)/bin/ruff check .
@@ -51,4 +63,4 @@ lock: ## Re-resolve pyproject.toml dependencies into requirements.lock
 	rm -rf .lock-venv
 
 clean: ## Remove .venv, caches and the local SQLite database
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles var
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles var site

@@ -428,16 +428,18 @@ def test_every_page_answers_each_role_as_the_matrix_says(the_world):
     assert not problems, "\n".join(problems)
 
 
-def test_the_readme_and_the_docs_page_show_the_matrix_as_it_is():
-    """README's "Roles and permissions" table and docs/roles-and-permissions.md are generated
-    from the matrix (``manage.py role_matrix --write``): a changed row without them fails."""
+def test_the_docs_pages_show_the_matrix_as_it_is():
+    """The "Roles and permissions" table of docs/operations/security.md and
+    docs/roles-and-permissions.md are generated from the matrix (``manage.py role_matrix
+    --write``): a changed row without them fails."""
     from pathlib import Path
 
     from django.conf import settings
 
-    from opsportal.management.commands.role_matrix import readme_block
+    from opsportal.management.commands.role_matrix import summary_block
 
     base = Path(settings.BASE_DIR)
-    assert readme_block() in (base / "README.md").read_text(encoding="utf-8")
+    summary = (base / role_matrix.SUMMARY_PATH).read_text(encoding="utf-8")
+    assert summary_block() in summary, "run: python manage.py role_matrix --write"
     docs = (base / role_matrix.DOCS_PATH).read_text(encoding="utf-8")
     assert docs == role_matrix.full_reference()

@@ -11,6 +11,10 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Named pictures for the docs site: `make docs` copies each into docs/img/screens/ when it
+# changed (devtools/mkdocs_hooks.py), so the docs always show what the last run saw.
+SCREENSHOTS = ARTIFACTS / "screenshots"
+DOCS_VIEWPORT = {"width": 1366, "height": 900}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -50,7 +54,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context = browser.new_context(viewport=DOCS_VIEWPORT)
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
@@ -65,6 +69,18 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def shoot(page, name: str, *, at=None) -> None:
+    """Save the docs screenshot ``name`` (docs/img/screens/<name>.png): the 1366 x 900 window
+    as a person sees it, scrolled to ``at`` (a locator) when given. Name it after what it
+    shows; a docs page that uses it keeps working as the page's look changes."""
+    if page.viewport_size != DOCS_VIEWPORT:
+        page.set_viewport_size(DOCS_VIEWPORT)
+    if at is not None:
+        at.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def login(page, live_server, username, password, *, admin=True):

@@ -9,7 +9,7 @@ from escalations.models import Escalation
 from incidents import services as incident_services
 from incidents.defaults import ensure_severities
 from incidents.models import Severity
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, DOCS_VIEWPORT, login, shoot
 from tests.conftest import PASSWORD
 from tests.escalations.factories import paged_service
 from tests.factories import UserFactory
@@ -38,6 +38,7 @@ def test_support_escalates_and_sees_the_acknowledgement(page, live_server, brows
     banner = page.get_by_role("region", name="Open incidents (1)")
     expect(banner).to_contain_text("Card payments failing")
     expect(banner).to_contain_text("Some card payments fail; retry in a few minutes.")
+    shoot(page, "support-home")
 
     # ... and files an escalation for another service, keyboard-friendly labelled fields.
     page.get_by_role("link", name="Escalate a customer problem").click()
@@ -49,6 +50,7 @@ def test_support_escalates_and_sees_the_acknowledgement(page, live_server, brows
     page.get_by_label("What the customer sees").fill("Webhooks arrive 30 minutes late.")
     page.get_by_label("Degraded - slow, partly broken or has a workaround").check()
     page.get_by_label("Customers reporting it").fill("2")
+    shoot(page, "support-escalate-form", at=page.get_by_label("What the customer sees"))
     page.get_by_role("button", name="Send to engineering").click()
     expect(page.locator(".messages")).to_contain_text("filed and routed to")
     escalation = Escalation.objects.get()
@@ -57,14 +59,16 @@ def test_support_escalates_and_sees_the_acknowledgement(page, live_server, brows
     expect(row).to_contain_text("New")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "support-escalations.png"), full_page=True)
+    shoot(page, "support-escalation-filed")
 
     # A responder acknowledges it from the admin triage list.
-    admin = browser.new_context(viewport={"width": 1360, "height": 900})
+    admin = browser.new_context(viewport=DOCS_VIEWPORT)
     admin_page = admin.new_page()
     login(admin_page, live_server, "responder", PASSWORD)
     admin_page.goto(f"{live_server.url}/admin/escalations/escalation/")
     admin_row = admin_page.get_by_role("row").filter(has_text=escalation.reference)
     expect(admin_row).to_contain_text("due in")
+    shoot(admin_page, "escalation-triage")
     admin_row.get_by_role("checkbox").check()
     admin_page.get_by_role("combobox", name="Action").select_option(label="Acknowledge selected escalations")
     admin_page.get_by_role("button", name="Go", exact=True).click()
@@ -76,6 +80,7 @@ def test_support_escalates_and_sees_the_acknowledgement(page, live_server, brows
     row = page.get_by_role("row").filter(has_text=escalation.reference)
     expect(row).to_contain_text("Acknowledged")
     expect(row).to_contain_text("acknowledged by Ravi Iyer")
+    shoot(page, "support-acknowledged")
     assert support.pk
 
 

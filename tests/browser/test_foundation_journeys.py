@@ -1,7 +1,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory
 
@@ -19,6 +19,7 @@ def test_manager_logs_into_admin_and_sees_the_catalog(page, live_server, manager
     expect(page.locator("#result_list .op-badge").first).to_have_text("Tier 1")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-catalog.png"))
+    shoot(page, "catalog-services")
 
 
 def test_support_signs_in_on_the_plain_page(page, live_server, support_user):
@@ -28,5 +29,6 @@ def test_support_signs_in_on_the_plain_page(page, live_server, support_user):
     page.get_by_role("link", name="Service directory").click()
     expect(page.get_by_role("heading", name="Service directory")).to_be_visible()
     expect(page.get_by_role("heading", name="Edge & Domains")).to_be_visible()
+    shoot(page, "service-directory")
     page.goto(f"{live_server.url}/admin/catalog/service/")
     expect(page.get_by_role("heading", name="You do not have access to this page")).to_be_visible()

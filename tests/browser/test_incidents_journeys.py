@@ -3,7 +3,7 @@ from playwright.sync_api import expect
 
 from incidents.defaults import ensure_severities
 from incidents.models import Incident, StatusUpdate
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory
 
@@ -24,6 +24,7 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
     page.locator(".field-services .select2-selection").click()
     page.locator(".select2-search__field").fill("Billing")
     page.locator(".select2-results__option", has_text="Billing API").click()
+    shoot(page, "incident-declare")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     incident = Incident.objects.get()
@@ -41,6 +42,7 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
     update_form.get_by_role("button", name="Post update").click()
     expect(page.locator(".messagelist")).to_contain_text("Update posted")
     expect(page.locator("#incident-updates")).to_contain_text("a fix is rolling out")
+    shoot(page, "incident-acknowledged")
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator(".messagelist")).to_contain_text(f"{incident.reference} is resolved")
 
@@ -54,6 +56,7 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
     expect(rows.nth(4)).to_contain_text("investigating -> resolved")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "incident-timeline.png"), full_page=True)
+    shoot(page, "incident-timeline", at=page.locator("#incident-timeline"))
 
     incident.refresh_from_db()
     assert incident.status == "resolved"

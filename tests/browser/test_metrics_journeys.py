@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from incidents.defaults import ensure_severities
 from incidents.models import Incident
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.metrics import factories
@@ -47,6 +47,8 @@ def test_manager_reads_dashboard_and_filters_to_one_team(page, live_server, mana
     expect(page.locator("#content-main")).to_contain_text("Incidents")  # the app list is still there
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "metrics_dashboard.png"), full_page=True)
+    shoot(page, "dashboard")
+    shoot(page, "dashboard-trends", at=page.locator("#panel-trends"))
     median_all = page.locator("#metric-time_to_resolve td").nth(2).inner_text()
 
     page.locator("#id_team").select_option(label="Search")

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import TeamFactory, UserFactory
 from tests.oncall.factories import LayerFactory, ScheduleFactory
@@ -51,5 +51,7 @@ def test_manager_sees_who_is_on_call_and_adds_an_override(page, live_server, man
     expect(page.locator("#oc-calendar .oc-override").first).to_contain_text("Maya Chen")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "oncall-schedule.png"), full_page=True)
+    shoot(page, "oncall-schedule")
+    shoot(page, "oncall-calendar", at=page.locator("#oc-calendar"))
     page.goto(f"{live_server.url}/admin/oncall/schedule/")
     expect(page.locator("#result_list tr", has_text="Payments primary")).to_contain_text("Maya Chen")

@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from incidents.defaults import ensure_severities
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import TeamFactory, UserFactory
 from tests.operations.factories import ResponsibilityFactory
@@ -40,6 +40,7 @@ def test_manager_reassigns_an_overdue_duty_from_the_operating_model(page, live_s
     expect(row.locator("td.owner")).to_have_text("Alice Ng")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "operating-model.png"), full_page=True)
+    shoot(page, "operating-model", at=row)
 
     row.get_by_role("link", name="Postmortem review").click()
     expect(page.locator("#content h2").first).to_contain_text("Postmortem review")

@@ -8,7 +8,7 @@ from accounts import roles
 from incidents.defaults import ensure_severities
 from incidents.models import Incident
 from postmortems.models import ActionItem, Postmortem
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.postmortems.factories import resolved_incident
@@ -80,6 +80,7 @@ def test_manager_writes_postmortem_reviewer_publishes_incident_closes(page, live
         box.check()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "postmortem-review.png"), full_page=True)
+    shoot(page, "postmortem-review", at=form)
     page.get_by_role("button", name="Approve and publish").click()
     expect(page.locator(".messagelist")).to_contain_text("Approved and published")
     pm.refresh_from_db()

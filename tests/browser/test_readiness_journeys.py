@@ -3,7 +3,7 @@ from playwright.sync_api import expect
 
 from accounts.services import create_token
 from readiness.models import Release
-from tests.browser.conftest import login
+from tests.browser.conftest import login, shoot
 from tests.conftest import PASSWORD
 from tests.readiness.factories import make_release, ready_world
 
@@ -18,6 +18,7 @@ def test_release_lead_reviews_waives_a_failing_check_signs_off_and_the_gate_says
 
     login(page, live_server, "releaselead", PASSWORD)
     page.goto(f"{live_server.url}/admin/readiness/release/?awaiting=")
+    shoot(page, "releases-awaiting-signoff")
     page.get_by_role("link", name="Billing API 2.14.0").click()
     page.get_by_role("link", name="Open the readiness review").click()
     expect(page.get_by_test_id("gate-decision")).to_have_text("NO-GO")
@@ -39,6 +40,8 @@ def test_release_lead_reviews_waives_a_failing_check_signs_off_and_the_gate_says
     expect(rollback.locator("[data-testid=state]")).to_have_text("Fail")
     expect(rollback.locator(".check-reasons")).to_contain_text("rollback was never tested")
 
+    shoot(page, "readiness-review-failing-check", at=rollback)
+
     # signing is refused while it fails
     page.get_by_role("button", name="Sign off").click()
     expect(page.locator(".messagelist")).to_contain_text("Cannot sign yet")
@@ -56,6 +59,7 @@ def test_release_lead_reviews_waives_a_failing_check_signs_off_and_the_gate_says
     expect(page.locator(".messagelist")).to_contain_text("Signed off.")
     expect(page.locator("#signatures")).to_contain_text("valid")
     expect(page.get_by_test_id("gate-decision")).to_have_text("GO")
+    shoot(page, "readiness-review-go")
 
     # the pipeline asks the gate with its token
     _token, key = create_token(user=release_lead, actor=release_lead, name="release pipeline")

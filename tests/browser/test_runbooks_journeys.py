@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from runbooks import services
 from runbooks.models import Runbook
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
 from tests.runbooks.factories import RunbookFactory
@@ -44,6 +44,7 @@ def test_responder_searches_opens_the_tls_runbook_and_marks_it_reviewed(page, li
     expect(results.first).to_contain_text("Edge & Domains")
     expect(results.first.locator(".op-badge")).to_have_text("Review due")
     expect(page.locator("#runbook-results")).not_to_contain_text("Billing webhook backlog")
+    shoot(page, "runbooks-search")
 
     page.get_by_role("link", name="TLS certificate renewal for a custom domain").click()
     expect(page.get_by_role("heading", name="TLS certificate renewal for a custom domain")).to_be_visible()
@@ -61,3 +62,4 @@ def test_responder_searches_opens_the_tls_runbook_and_marks_it_reviewed(page, li
     assert tls.freshness == Runbook.Freshness.FRESH
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "runbook-reviewed.png"), full_page=True)
+    shoot(page, "runbook-reviewed")

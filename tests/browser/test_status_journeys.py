@@ -9,7 +9,7 @@ from incidents.models import Severity
 from incidents.services import declare_incident
 from status import cache
 from status.models import Component
-from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.conftest import ARTIFACTS, DOCS_VIEWPORT, login, shoot
 from tests.conftest import PASSWORD
 from tests.factories import ServiceFactory, TeamFactory
 
@@ -31,7 +31,7 @@ def test_external_update_reaches_the_public_page_and_resolution_clears_it(
         actor=manager,
     )
 
-    visitor = browser.new_context().new_page()  # anonymous, no session
+    visitor = browser.new_context(viewport=DOCS_VIEWPORT).new_page()  # anonymous, no session
     visitor.goto(f"{live_server.url}/status/")
     expect(visitor.locator("#component-" + Component.objects.get().public_id)).to_contain_text(
         "Partial outage"
@@ -53,6 +53,7 @@ def test_external_update_reaches_the_public_page_and_resolution_clears_it(
     expect(component_row.locator(".st")).to_have_text("Partial outage")
     ARTIFACTS.mkdir(exist_ok=True)
     visitor.screenshot(path=str(ARTIFACTS / "status-page-outage.png"), full_page=True)
+    shoot(visitor, "status-page-outage")
 
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator(".messagelist")).to_contain_text("is resolved")
@@ -62,4 +63,5 @@ def test_external_update_reaches_the_public_page_and_resolution_clears_it(
     expect(component_row.locator(".st")).to_have_text("Operational")
     expect(visitor.locator("#active-h")).to_have_count(0)
     visitor.screenshot(path=str(ARTIFACTS / "status-page-operational.png"), full_page=True)
+    shoot(visitor, "status-page-operational")
     visitor.context.close()

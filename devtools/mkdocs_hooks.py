@@ -1,0 +1,103 @@
+"""MkDocs hooks (mkdocs.yml `hooks:`): what makes the docs site true to the code.
+
+- **Screenshots**: the browser journeys save named 1366 px pictures in
+  ``test-artifacts/screenshots/`` (``tests/browser/conftest.py: shoot``); before every build
+  each one that differs from ``docs/img/screens/<name>.png`` is copied over it, so the site and
+  the committed pictures show what the last test run saw.
+- **API reference**: ``docs/api/reference.md`` and ``api/openapi.json`` are generated from the
+  live OpenAPI schema (``manage.py spectacular``) at every build; nothing is pasted.
+- **Configuration reference**: ``devtools/docs_config.compare`` - a setting the code reads
+  without a row, or a row for a setting nobody reads, is a warning (an error under
+  ``--strict``, which ``make docs`` uses).
+- **Navigation**: a page missing from ``nav`` in mkdocs.yml is a warning that says where to add
+  it (MkDocs' own ``validation.nav.omitted_files`` says so too, tersely).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # mkdocs loads this file by path; the project's modules sit next to it
+    sys.path.insert(0, str(ROOT))
+
+from devtools import docs_config, openapi_markdown  # noqa: E402
+
+log = logging.getLogger("mkdocs.plugins.opsportal")
+SHOTS_FROM = ROOT / "test-artifacts" / "screenshots"
+SHOTS_TO = ROOT / "docs" / "img" / "screens"
+REFERENCE_PAGE = "api/reference.md"
+SCHEMA_FILE = "api/openapi.json"
+
+
+def copy_screenshots() -> list[str]:
+    """Copy every journey screenshot that differs from the committed one; return the names."""
+    copied = []
+    if SHOTS_FROM.is_dir():
+        SHOTS_TO.mkdir(parents=True, exist_ok=True)
+        for shot in sorted(SHOTS_FROM.glob("*.png")):
+            target = SHOTS_TO / shot.name
+            if not target.exists() or not filecmp.cmp(shot, target, shallow=False):
+                shutil.copyfile(shot, target)
+                copied.append(shot.name)
+    return copied
+
+
+def live_schema() -> dict:
+    """The OpenAPI schema the portal serves at /api/v1/schema/, generated from the code now."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "opsportal.settings_test"}
+    result = subprocess.run(  # our own manage.py, fixed arguments
+        [sys.executable, "manage.py", "spectacular", "--format", "openapi-json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py spectacular failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
+
+
+def on_pre_build(config, **kwargs):
+    copied = copy_screenshots()
+    if copied:
+        log.info("Screenshots refreshed from the browser journeys: %s", ", ".join(copied))
+
+
+def on_files(files, config, **kwargs):
+    schema = live_schema()
+    files.append(
+        File.generated(
+            config, REFERENCE_PAGE, content=openapi_markdown.render(schema, schema_file="openapi.json")
+        )
+    )
+    files.append(File.generated(config, SCHEMA_FILE, content=json.dumps(schema, indent=2)))
+    return files
+
+
+def on_nav(nav, config, files, **kwargs):
+    in_nav = {page.file.src_uri for page in nav.pages}
+    for file in files.documentation_pages():
+        if file.src_uri not in in_nav:
+            log.warning(
+                "docs/%s is not in the navigation: add '- <Title>: %s' to the right group of 'nav:' in "
+                "mkdocs.yml (new feature pages go under 'Features', integrations under 'Integrations').",
+                file.src_uri,
+                file.src_uri,
+            )
+    return nav
+
+
+def on_post_build(config, **kwargs):
+    for problem in docs_config.compare(ROOT):
+        log.warning("Configuration reference: %s", problem)
