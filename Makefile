@@ -39,10 +39,10 @@ test: $(STAMP) ## ruff, makemigrations --check, the whole pytest suite, then the
 # warning - a broken link or anchor, a page missing from the nav, an undocumented setting -
 # fails it.
 docs: $(STAMP) ## Build the docs site into site/ (strict: any warning fails)
-	$(VENV)/bin/mkdocs build --strict --clean
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean
 
 docs-serve: $(STAMP) ## Preview the docs on http://127.0.0.1:8001/ with live reload
-	$(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8001
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 lint: $(STAMP) ## ruff lint only
 	$(VENV)/bin/ruff check .

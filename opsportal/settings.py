@@ -1,6 +1,6 @@
 """Ops Portal settings: one file, every value from the environment (12-factor).
 
-The README's configuration table lists every variable read here. Development
+docs/operations/configuration.md lists every variable read here (tests/docs checks it). Development
 conveniences (a generated SECRET_KEY, console e-mail, localhost hosts) only apply when
 DEBUG is true, which only `make run` turns on.
 """
@@ -432,7 +432,7 @@ LOGGING = {
 
 # --- Tuning read by apps with their own defaults (set only what you change) -------------
 # Each app reads these with getattr(settings, NAME, default) and documents its default in
-# the README; here they are parsed strictly from the environment when present.
+# docs/operations/configuration.md; here they are parsed strictly from the environment when present.
 import os as _os  # noqa: E402
 
 for _name, _minimum in (
