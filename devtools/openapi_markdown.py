@@ -17,7 +17,9 @@ def _anchor(name: str) -> str:
 
 
 def _cell(text: str | None) -> str:
-    return " ".join((text or "").split()).replace("|", "\\|")
+    """One table cell: drf-spectacular's enum bullet lists ("* `a` - A") become "; "-separated."""
+    text = re.sub(r"\n\s*\* ", "; ", text or "").lstrip("; *")
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def type_of(schema: dict | None) -> str:
