@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 PYTEST_PARALLEL ?= -n auto --maxprocesses 8 --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format check-deploy bench lock clean docs docs-serve
+.PHONY: help install run test lint format check-deploy bench lock clean docs docs-serve docs-screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,13 +33,16 @@ test: $(STAMP) ## ruff, makemigrations --check, the whole pytest suite, then the
 	$(PY) -m devtools.embedded_redis -- $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory docs
 
-# The docs build copies the browser journeys' latest screenshots into docs/img/screens/,
-# renders the API reference from the live OpenAPI schema and checks the configuration
+# The docs build uses the browser journeys' latest screenshots (test-artifacts/screenshots/)
+# in place of the committed ones in docs/img/screens/, renders the API reference from the live OpenAPI schema and checks the configuration
 # reference against the settings the code reads (devtools/mkdocs_hooks.py). Strict: any
 # warning - a broken link or anchor, a page missing from the nav, an undocumented setting -
 # fails it.
 docs: $(STAMP) ## Build the docs site into site/ (strict: any warning fails)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean
+
+docs-screenshots: ## Copy the last test run's screenshots into docs/img/screens/ (to commit them)
+	$(PY) -m devtools.mkdocs_hooks
 
 docs-serve: $(STAMP) ## Preview the docs on http://127.0.0.1:8001/ with live reload
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8001

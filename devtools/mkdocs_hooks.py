@@ -1,9 +1,10 @@
 """MkDocs hooks (mkdocs.yml `hooks:`): what makes the docs site true to the code.
 
 - **Screenshots**: the browser journeys save named 1366 px pictures in
-  ``test-artifacts/screenshots/`` (``tests/browser/conftest.py: shoot``); before every build
-  each one that differs from ``docs/img/screens/<name>.png`` is copied over it, so the site and
-  the committed pictures show what the last test run saw.
+  ``test-artifacts/screenshots/`` (``tests/browser/conftest.py: shoot``). The build takes each
+  of them in place of the committed ``docs/img/screens/<name>.png``, so a site built after a
+  test run shows what that run saw; a fresh clone shows the committed pictures, which
+  ``make docs-screenshots`` (``python -m devtools.mkdocs_hooks``) refreshes for a commit.
 - **API reference**: ``docs/api/reference.md`` and ``api/openapi.json`` are generated from the
   live OpenAPI schema (``manage.py spectacular``) at every build; nothing is pasted.
 - **Configuration reference**: ``devtools/docs_config.compare`` - a setting the code reads
@@ -68,13 +69,18 @@ def live_schema() -> dict:
     return json.loads(result.stdout)
 
 
-def on_pre_build(config, **kwargs):
-    copied = copy_screenshots()
-    if copied:
-        log.info("Screenshots refreshed from the browser journeys: %s", ", ".join(copied))
-
-
 def on_files(files, config, **kwargs):
+    fresh = sorted(SHOTS_FROM.glob("*.png")) if SHOTS_FROM.is_dir() else []
+    for shot in fresh:
+        uri = f"{SHOTS_TO.relative_to(ROOT / 'docs').as_posix()}/{shot.name}"
+        committed = files.get_file_from_path(uri)
+        if committed is not None:
+            files.remove(committed)
+        files.append(File.generated(config, uri, abs_src_path=str(shot)))
+    if fresh:
+        log.info(
+            "Screenshots from the last browser-journey run: %d (test-artifacts/screenshots/)", len(fresh)
+        )
     schema = live_schema()
     files.append(
         File.generated(
@@ -101,3 +107,8 @@ def on_nav(nav, config, files, **kwargs):
 def on_post_build(config, **kwargs):
     for problem in docs_config.compare(ROOT):
         log.warning("Configuration reference: %s", problem)
+
+
+if __name__ == "__main__":  # make docs-screenshots: commit what the last test run saw
+    names = copy_screenshots()
+    print(f"{len(names)} screenshot(s) refreshed in docs/img/screens/: {', '.join(names) or 'none changed'}")

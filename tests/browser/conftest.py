@@ -11,8 +11,9 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-# Named pictures for the docs site: `make docs` copies each into docs/img/screens/ when it
-# changed (devtools/mkdocs_hooks.py), so the docs always show what the last run saw.
+# Named pictures for the docs site: `make docs` shows them in place of the committed
+# docs/img/screens/<name>.png, and `make docs-screenshots` copies them there to be committed
+# (devtools/mkdocs_hooks.py).
 SCREENSHOTS = ARTIFACTS / "screenshots"
 DOCS_VIEWPORT = {"width": 1366, "height": 900}
 CHROMIUM_ARGS = [
@@ -50,6 +51,15 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _same_people_in_every_picture():
+    """Factories draw names from a seeded generator, so the docs' screenshots show the same
+    people run after run and change only when a page's look does."""
+    import factory.random
+
+    factory.random.reseed_random("opsportal-docs")
 
 
 @pytest.fixture
