@@ -213,6 +213,25 @@ def test_each_role_guide_shows_at_least_three_screenshots(guide):
     assert len(shown) >= 3, shown
 
 
+def test_every_yaml_and_json_example_in_the_docs_parses():
+    """Snippets people paste (CI pipelines, alert rules, scrape configs) are valid as shown."""
+    import json
+
+    import yaml
+
+    checked = 0
+    for page in DOCS.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL):
+            yaml.safe_load(block)
+            checked += 1
+        for block in re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL):
+            if "..." not in block:  # abbreviated examples say so with "..."
+                json.loads(block)
+                checked += 1
+    assert checked >= 4
+
+
 def test_every_docs_page_is_in_the_navigation():
     """The strict build fails too; this says it faster, without building."""
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:", 1)[1]
