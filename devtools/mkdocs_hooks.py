@@ -10,6 +10,9 @@
 - **Configuration reference**: ``devtools/docs_config.compare`` - a setting the code reads
   without a row, or a row for a setting nobody reads, is a warning (an error under
   ``--strict``, which ``make docs`` uses).
+- **Lists written for GitHub**: nested lists, tables and paragraphs inside a list item
+  indented by two spaces (GitHub's style) are re-indented to the four Python-Markdown needs,
+  so a page renders the same on GitHub and on the site (``four_space_lists``).
 - **Navigation**: a page missing from ``nav`` in mkdocs.yml is a warning that says where to add
   it (MkDocs' own ``validation.nav.omitted_files`` says so too, tersely).
 """
@@ -20,6 +23,7 @@ import filecmp
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +71,45 @@ def live_schema() -> dict:
     if result.returncode:
         raise RuntimeError(f"manage.py spectacular failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout)
+
+
+LIST_ITEM = re.compile(r"([-*+]|\d+\.) ")
+
+
+def four_space_lists(markdown: str) -> str:
+    """Double the indentation inside top-level list items (2 -> 4, 3 -> 6, 4 -> 8...), so
+    content nested GitHub-style belongs to its item in Python-Markdown. Code inside a fence in
+    a list item keeps its own relative indentation; nothing outside lists changes."""
+    out: list[str] = []
+    in_list = fence = previous_blank = False
+    fence_shift: int | None = None  # inside a fenced block within a list item
+    for line in markdown.split("\n"):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if fence_shift is not None:  # code inside a list item's fence
+            out.append(" " * fence_shift + line if line.strip() else line)
+            if stripped.startswith("```"):
+                fence_shift = None
+            continue
+        if not in_list or (indent == 0 and previous_blank and not LIST_ITEM.match(line)):
+            in_list = False
+            if stripped.startswith("```"):
+                fence = not fence
+            if not fence and indent == 0 and LIST_ITEM.match(line):
+                in_list = True
+            out.append(line)
+        elif indent == 0 or not line.strip():
+            out.append(line)
+        else:
+            out.append(" " * (indent * 2) + stripped)
+            if stripped.startswith("```"):
+                fence_shift = indent
+        previous_blank = not line.strip()
+    return "\n".join(out)
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):
+    return four_space_lists(markdown)
 
 
 def on_files(files, config, **kwargs):

@@ -241,3 +241,48 @@ def test_every_docs_page_is_in_the_navigation():
     assert generated <= listed
     assert pages - listed == set(), "add these to nav: in mkdocs.yml (see docs/development.md#adding-a-page)"
     assert listed - pages - generated == set(), "nav names pages that do not exist"
+
+
+def test_lists_written_for_github_render_nested_on_the_site():
+    from devtools.mkdocs_hooks import four_space_lists
+
+    source = "\n".join(
+        [
+            "- item",
+            "  continued",
+            "  - nested",
+            "    nested continued",
+            "",
+            "  | a | b |",
+            "  |---|---|",
+            "  ```python",
+            "  def f():",
+            "      return 1",
+            "  ```",
+            "1. step",
+            "   more",
+            "",
+            "After the list.",
+            "",
+            "    an indented code block stays",
+        ]
+    )
+    assert four_space_lists(source).split("\n") == [
+        "- item",
+        "    continued",
+        "    - nested",
+        "        nested continued",
+        "",
+        "    | a | b |",
+        "    |---|---|",
+        "    ```python",
+        "    def f():",
+        "        return 1",
+        "    ```",
+        "1. step",
+        "      more",
+        "",
+        "After the list.",
+        "",
+        "    an indented code block stays",
+    ]
