@@ -80,10 +80,10 @@ def send(notification) -> channels.Result:
 
 
 def _wanted_members(incident: Incident) -> list:
-    """Commander, the people paged for the incident, the acknowledger and the followers."""
+    """Commander, declarer, acknowledger, the people paged for the incident and the followers."""
     from chat.selectors import paged_users
 
-    people = [incident.commander, incident.acknowledged_by, *paged_users(incident)]
+    people = [incident.commander, incident.declared_by, incident.acknowledged_by, *paged_users(incident)]
     users = [u for u in dict.fromkeys(p for p in people if p is not None) if u.is_active and u.email]
     return [u.email for u in users] + conf.followers()
 

@@ -26,7 +26,12 @@ class SlackWorkspace:
 
     def user_email(self, external_id: str) -> str | None:
         """The user's e-mail address, when the workspace says it is confirmed."""
-        reply = slack.call("users.info", {"user": external_id})
+        try:
+            reply = slack.call("users.info", {"user": external_id})
+        except ApiFailed as exc:
+            if exc.error == "user_not_found":
+                return None
+            raise
         user = reply.data.get("user") or {}
         email = (user.get("profile") or {}).get("email") or ""
         if user.get("deleted") or user.get("is_bot") or not email:
