@@ -36,7 +36,8 @@ def test_bad_signature_refused_and_logged(client, world, caplog):
     )
     assert response.status_code == 401
     assert "bad signature" in caplog.text
-    assert not slack.calls and not InboundRequest.objects.exists()
+    assert not slack.calls
+    assert not InboundRequest.objects.exists()
 
 
 def test_tampered_body_refused(client, world):
@@ -59,7 +60,8 @@ def test_stale_timestamp_refused(client, world, skew, caplog):
     )
     assert response.status_code == 401
     assert "stale timestamp" in caplog.text
-    assert not slack.views and not InboundRequest.objects.exists()
+    assert not slack.views
+    assert not InboundRequest.objects.exists()
 
 
 def test_missing_headers_refused(client, world):
@@ -79,7 +81,8 @@ def test_replayed_request_refused(client, world, caplog):
     assert first.status_code == 200
     assert again.status_code == 401
     assert "replayed request" in caplog.text
-    assert len(slack.views) == 1 and InboundRequest.objects.count() == 1
+    assert len(slack.views) == 1
+    assert InboundRequest.objects.count() == 1
 
 
 def test_requests_refused_when_slack_is_not_configured(client, world, settings):
@@ -134,8 +137,10 @@ def test_button_refused_for_unmapped_or_unauthorised_user(client, world, paged, 
     assert all(explanation in o for o in outcomes), outcomes
     page.refresh_from_db()
     incident.refresh_from_db()
-    assert page.status == "triggered" and page.acknowledged_by is None
-    assert incident.acknowledged_at is None and incident.status == "investigating"
+    assert page.status == "triggered"
+    assert page.acknowledged_by is None
+    assert incident.acknowledged_at is None
+    assert incident.status == "investigating"
     assert page.events.filter(kind="escalated").count() == 0
     assert len([r for r in slack.responses if explanation in r["text"]]) == 3
     assert all(r["response_type"] == "ephemeral" for r in slack.responses)
@@ -168,4 +173,5 @@ def test_channel_command_refused_for_roleless_user(client, world):
     assert outcomes[0].startswith("Not done: Only responders")
     assert "could not match" in outcomes[1]
     incident.refresh_from_db()
-    assert incident.status == "investigating" and incident.acknowledged_at is None
+    assert incident.status == "investigating"
+    assert incident.acknowledged_at is None
