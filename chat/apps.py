@@ -9,7 +9,8 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from chat import checks, outbox, receivers  # noqa: F401  (registers checks, sender, receivers)
+        from chat import checks, outbox, receivers, room  # noqa: F401  (registers checks, sender, receivers)
 
         outbox.register()
         receivers.connect()
+        room.register()  # the incident room's "Slack channel" panel, when the room registry exists
