@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from chat import conf, render, workspace
+from chat import conf, mattermost, render, slack, workspace
 from chat.models import IncidentChannel, PageMessage, Provider, UserGroupSync
 from chat.selectors import external_id_for
 from chat.slack import ApiFailed
@@ -237,13 +237,12 @@ def archive(ws, *, incident_id: int) -> channels.Result | None:
 def respond(
     ws, *, response_url: str = "", text: str, user: str = "", channel: str = ""
 ) -> channels.Result | None:
-    if ws.provider == Provider.SLACK:
-        from chat import slack
-
+    """Slack and Mattermost slash commands (and Slack clicks) carry a ``response_url`` that
+    takes ``{"response_type": "ephemeral", "text": ...}``; a Mattermost button click has none,
+    so its answer is an ephemeral post (``POST /api/v4/posts/ephemeral``)."""
+    if response_url:
         slack.respond(response_url, {"response_type": "ephemeral", "replace_original": False, "text": text})
-    else:
-        from chat import mattermost
-
+    elif ws.provider == Provider.MATTERMOST and user and channel:
         mattermost.call(
             "POST", "posts/ephemeral", {"user_id": user, "post": {"channel_id": channel, "message": text}}
         )
