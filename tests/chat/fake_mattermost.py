@@ -44,7 +44,7 @@ ROUTES = [
 
 
 class FakeMattermost:
-    def __init__(self, token: str = "mm-bot-token", team_id: str = "teamid1") -> None:
+    def __init__(self, token: str = "mm-bot-token", team_id: str = "teamid1") -> None:  # noqa: S107 - a fake
         self.token, self.team_id = token, team_id
         self.users: dict = {"botid": {"id": "botid", "username": "opsportal", "email": "", "is_bot": True}}
         self.channels: dict = {}
