@@ -36,8 +36,14 @@ def test_manifest_matches_the_endpoints_and_scopes():
     assert command["should_escape"] is True  # mentions arrive as <@U123|name>
     assert resolve(urlsplit(command["url"]).path).view_name == "chat:slack-commands"
     settings = manifest["settings"]
-    assert resolve(urlsplit(settings["interactivity"]["request_url"]).path).view_name == "chat:slack-interactivity"
-    assert resolve(urlsplit(settings["event_subscriptions"]["request_url"]).path).view_name == "chat:slack-events"
+    assert (
+        resolve(urlsplit(settings["interactivity"]["request_url"]).path).view_name
+        == "chat:slack-interactivity"
+    )
+    assert (
+        resolve(urlsplit(settings["event_subscriptions"]["request_url"]).path).view_name
+        == "chat:slack-events"
+    )
     assert settings["event_subscriptions"]["bot_events"] == ["reaction_added"]
     [shortcut] = manifest["features"]["shortcuts"]
     assert shortcut["type"] == "message" and shortcut["callback_id"] == "add_to_timeline"
