@@ -51,7 +51,7 @@ def seed(ctx) -> str:
 def _marked_message(incident, channel: IncidentChannel, ctx) -> None:
     said_at = min(incident.detected_at + timedelta(minutes=12), timezone.now())
     ts = f"{int(said_at.timestamp())}.000200"
-    link, created = TimelineLink.objects.get_or_create(
+    _link, created = TimelineLink.objects.get_or_create(
         provider=Provider.SLACK, channel_id=channel.channel_id, ts=ts, defaults={"incident": incident}
     )
     if not created:

@@ -12,7 +12,8 @@ def test_demo_channels_are_idempotent_and_linked():
     counts = (IncidentChannel.objects.count(), TimelineLink.objects.count())
     call_command("seed_demo")
     assert (IncidentChannel.objects.count(), TimelineLink.objects.count()) == counts
-    assert counts[0] >= 2 and counts[1] == 1
+    assert counts[0] >= 2
+    assert counts[1] == 1
     for channel in IncidentChannel.objects.select_related("incident"):
         assert channel.status == "active"
         # the link is filled in, or a link someone typed is kept and the channel noted on the timeline

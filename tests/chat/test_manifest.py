@@ -46,6 +46,7 @@ def test_manifest_matches_the_endpoints_and_scopes():
     )
     assert settings["event_subscriptions"]["bot_events"] == ["reaction_added"]
     [shortcut] = manifest["features"]["shortcuts"]
-    assert shortcut["type"] == "message" and shortcut["callback_id"] == "add_to_timeline"
+    assert shortcut["type"] == "message"
+    assert shortcut["callback_id"] == "add_to_timeline"
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert set(SCOPES_BY_METHOD.values()) | {"commands", "im:write", "reactions:read"} <= scopes
