@@ -81,6 +81,8 @@ def process(request_id: int) -> str:
             return "skipped"
         ws = _workspace(row.provider)
         try:
+            if ws is None:
+                raise Reply("")  # chat was switched off since: nothing to do, nobody to answer
             with transaction.atomic():
                 text = _dispatch(ws, row)
         except Reply as reply:
@@ -89,10 +91,13 @@ def process(request_id: int) -> str:
             text = f"Not done: {exc.message}"
         except ApiFailed as exc:
             text = f"Not done: the chat workspace did not answer ({exc.result.error})."
+        except Exception:  # a bug must not leave the request to be retried every minute forever
+            log.exception("chat: inbound request %s failed", row.pk)
+            text = "Not done: something went wrong on our side; it has been logged."
         row.processed_at = datetime.now(UTC)
         row.outcome = text[:300]
         row.save(update_fields=["processed_at", "outcome"])
-        if text:
+        if text and ws is not None:
             _answer(row, text)
     return row.outcome
 

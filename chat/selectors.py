@@ -13,9 +13,12 @@ from chat.models import Identity, IncidentChannel
 from incidents.models import Incident
 from oncall.models import Page, PageEvent
 
+UNMAPPED_TTL = timedelta(minutes=5)  # someone who just fixed their e-mail should not wait a day
+
 
 def _fresh(identity: Identity) -> bool:
-    return identity.checked_at >= timezone.now() - timedelta(seconds=conf.identity_ttl_seconds())
+    ttl = timedelta(seconds=conf.identity_ttl_seconds()) if identity.user_id else UNMAPPED_TTL
+    return identity.checked_at >= timezone.now() - ttl
 
 
 def portal_user_by_email(email: str):

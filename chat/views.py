@@ -71,7 +71,7 @@ def slack_commands(request):
     try:
         digest = _slack_verified(request)
         form = QueryDict(request.body)
-        payload = {key: form.get(key, "") for key in form}
+        payload = {key: form.get(key, "") for key in form if key != "token"}  # deprecated token: not kept
         row = signing.remember(
             provider=Provider.SLACK, digest=digest, kind=InboundRequest.Kind.COMMAND, payload=payload
         )

@@ -283,3 +283,24 @@ def test_channel_commands_act_as_the_mapped_user(client, world, django_capture_o
     assert "Resolved" in channel["topic"]
     assert "Bob" in channel["topic"]
     assert "UBOB" in channel["members"]
+
+
+def test_channel_archived_after_close(world, settings):
+    slack = world["slack"]
+    settings.CHAT_ARCHIVE_AFTER_HOURS = 2
+    with time_machine.travel(T0, tick=True):
+        incident = incident_services.declare_incident(
+            title="Search slow", severity=4, services=[world["checkout"]], actor=world["ravi"]
+        )
+        drain()
+        incident_services.resolve(incident=incident, actor=world["ravi"])
+        incident_services.close(incident=incident, actor=world["ravi"])
+        drain()
+        assert chat_services.archive_due() == 0  # not yet
+    with time_machine.travel(T0 + timedelta(hours=2, minutes=1), tick=True):
+        assert chat_services.archive_due() == 1
+        drain()
+        assert chat_services.archive_due() == 0
+    channel = slack.channel_by_name(f"inc-{incident.number}-search-slow")
+    assert channel["archived"]
+    assert IncidentChannel.objects.get(incident=incident).status == "archived"
