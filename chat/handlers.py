@@ -349,7 +349,8 @@ def declare_modal(title: str = "") -> dict:
                 "type": "input",
                 "block_id": "severity",
                 "label": {"type": "plain_text", "text": "Severity"},
-                "element": {"type": "static_select", "action_id": "value", "options": severity_options},
+                # radio buttons: each option shows its description (the triage guide)
+                "element": {"type": "radio_buttons", "action_id": "value", "options": severity_options},
             },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": guide or "No severities defined."}]},
             {

@@ -91,7 +91,7 @@ def props(message: Message) -> dict:
     if message.buttons:
         actions = []
         for button in message.buttons:
-            context = {"action": button.action, "page": button.value}
+            context = {"action": button.action, "page": button.value, "user": message.recipient}
             context["sig"] = signing.button_signature(context)
             actions.append(
                 {

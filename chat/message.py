@@ -22,6 +22,9 @@ class Message:
     buttons: list[Button] = field(default_factory=list)
     link: tuple[str, str] | None = None  # (label, url)
     footer: str = ""
+    # Who the buttons are for (a chat user id): Mattermost binds each button to this person,
+    # since it does not authenticate the clicks it forwards.
+    recipient: str = ""
 
 
 def mrkdwn(text: str) -> str:

@@ -71,6 +71,7 @@ class PageMessage(models.Model):
     provider = models.CharField(max_length=12, choices=Provider.choices)
     channel_id = models.CharField(max_length=40)
     ts = models.CharField(max_length=40)
+    external_user_id = models.CharField(max_length=40, blank=True, help_text="The chat user it was sent to.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

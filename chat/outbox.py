@@ -183,9 +183,12 @@ def page(ws, *, page_id: int, user_id: int) -> channels.Result | None:
     external = external_id_for(ws, user.email)
     if external is None:
         return None  # not in the workspace: e-mail and the other channels still reach them
-    channel_id, ts = ws.post(ws.direct_channel(external), render.page(the_page))
+    channel_id, ts = ws.post(ws.direct_channel(external), render.page(the_page, recipient=external))
     PageMessage.objects.get_or_create(
-        provider=ws.provider, channel_id=channel_id, ts=ts, defaults={"page": the_page, "user": user}
+        provider=ws.provider,
+        channel_id=channel_id,
+        ts=ts,
+        defaults={"page": the_page, "user": user, "external_user_id": external},
     )
     return None
 
@@ -196,9 +199,8 @@ def page_update(ws, *, page_id: int) -> channels.Result | None:
     )
     if the_page is None:
         return None
-    message = render.page(the_page)
     for row in PageMessage.objects.filter(page=the_page, provider=ws.provider).order_by("pk"):
-        ws.update(row.channel_id, row.ts, message)
+        ws.update(row.channel_id, row.ts, render.page(the_page, recipient=row.external_user_id))
     return None
 
 

@@ -78,7 +78,7 @@ def status_update(update) -> Message:
     )
 
 
-def page(page, *, for_user=None) -> Message:
+def page(page, *, recipient: str = "") -> Message:
     link = absolute_url(page.get_absolute_url())
     fields = [
         ("Service", page.service.name if page.service_id else "-"),
@@ -107,4 +107,5 @@ def page(page, *, for_user=None) -> Message:
         buttons=buttons,
         link=("Open page", link),
         footer=footer,
+        recipient=recipient,
     )

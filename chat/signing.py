@@ -64,18 +64,23 @@ def verify_mattermost_token(token: str) -> None:
 
 
 def button_signature(context: dict) -> str:
-    """HMAC of a Mattermost button's action and page (keyed with SECRET_KEY-derived key)."""
+    """HMAC of a Mattermost button's action, page and recipient (key derived from SECRET_KEY)."""
     from django.conf import settings
 
-    message = f"{context.get('action')}:{context.get('page')}".encode()
+    message = f"{context.get('action')}:{context.get('page')}:{context.get('user')}".encode()
     key = hashlib.sha256(b"chat-button:" + settings.SECRET_KEY.encode()).digest()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def verify_button(context: dict) -> None:
+def verify_button(context: dict, user_id: str) -> None:
+    """The context is ours (signed) and the click comes from the person the button was for:
+    Mattermost forwards clicks unauthenticated, so a button in Ravi's direct message acts only
+    for Ravi even if someone copies its context."""
     signature = str(context.get("sig", ""))
     if not signature or not hmac.compare_digest(button_signature(context), signature):
         raise Refused("bad button signature")
+    if not context.get("user") or context.get("user") != user_id:
+        raise Refused("button clicked by someone it was not for")
 
 
 def remember(*, provider: str, digest: str, kind: str, payload: dict) -> InboundRequest:

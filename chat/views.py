@@ -123,7 +123,7 @@ def slack_interactivity(request):
         from chat import workspace
 
         try:
-            answer = handlers.declare_submission(workspace.SlackWorkspace(), payload)
+            answer = handlers.declare_submission(workspace.SlackWorkspace(timeout=2.0), payload)
         except ApiFailed as exc:
             answer = {
                 "response_action": "errors",
@@ -209,7 +209,7 @@ def mattermost_action(request):
         payload = json.loads(request.body or b"{}")
         if not isinstance(payload, dict) or not isinstance(payload.get("context"), dict):
             raise signing.Refused("no button context")
-        signing.verify_button(payload["context"])
+        signing.verify_button(payload["context"], str(payload.get("user_id", "")))
     except ValueError:
         return JsonResponse({"detail": "body is not JSON"}, status=400)
     except signing.Refused as exc:

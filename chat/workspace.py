@@ -15,6 +15,9 @@ from chat.slack import ApiFailed
 class SlackWorkspace:
     provider = Provider.SLACK
 
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self.timeout = timeout  # None: CHAT_HTTP_TIMEOUT; the declare form's submission passes 2 s
+
     def lookup_user(self, email: str) -> str | None:
         try:
             reply = slack.call("users.lookupByEmail", {"email": email})
@@ -27,7 +30,7 @@ class SlackWorkspace:
     def user_email(self, external_id: str) -> str | None:
         """The user's e-mail address, when the workspace says it is confirmed."""
         try:
-            reply = slack.call("users.info", {"user": external_id})
+            reply = slack.call("users.info", {"user": external_id}, timeout=self.timeout)
         except ApiFailed as exc:
             if exc.error == "user_not_found":
                 return None

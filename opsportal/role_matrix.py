@@ -209,6 +209,7 @@ axes.accessfailurelog                          -  -  -  -         -         lvh 
 axes.accesslog                                 -  -  -  -         -         lvh       lvh
 catalog.service                                -  -  -  lvh       lvh       lvhaed    lvhaed
 catalog.team                                   -  -  -  lvh       lvh       lvhaed    lvhaed
+chat.incidentchannel                           -  -  -  lvh       lvh       lvh       lvh
 django_celery_beat.crontabschedule             -  -  -  -         -         lvh       lvha
 django_celery_beat.intervalschedule            -  -  -  -         -         lvh       lvha
 django_celery_beat.periodictask                -  -  -  -         -         lvhe      lvhe

@@ -137,7 +137,7 @@ def view_submission(user_id: str, *, title: str, severity: int, services: list, 
                 "values": {
                     "title": {"value": {"type": "plain_text_input", "value": title}},
                     "severity": {
-                        "value": {"type": "static_select", "selected_option": {"value": str(severity)}}
+                        "value": {"type": "radio_buttons", "selected_option": {"value": str(severity)}}
                     },
                     "services": {
                         "value": {
