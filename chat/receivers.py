@@ -16,6 +16,7 @@ from chat import conf, outbox, render
 from chat.models import IncidentChannel
 from incidents.models import TimelineEvent
 from oncall.models import PageEvent
+from opsportal.quiet import is_quiet
 
 PAGE_STATE_KINDS = {PageEvent.Kind.ACKNOWLEDGED, PageEvent.Kind.RESOLVED, PageEvent.Kind.ESCALATED}
 
@@ -47,7 +48,8 @@ def converge_later(incident, key: str) -> None:
 
 
 def on_timeline_event(sender, instance: TimelineEvent, created: bool, raw: bool = False, **kwargs) -> None:
-    if raw or not created or not conf.provider():
+    # quiet(): history being imported (demo, importers) - no channels for past incidents
+    if raw or not created or not conf.provider() or is_quiet():
         return
     incident = instance.incident
     if instance.kind == TimelineEvent.Kind.DECLARED:
@@ -58,7 +60,7 @@ def on_timeline_event(sender, instance: TimelineEvent, created: bool, raw: bool 
 
 
 def on_page_event(sender, instance: PageEvent, created: bool, raw: bool = False, **kwargs) -> None:
-    if raw or not created or not conf.provider():
+    if raw or not created or not conf.provider() or is_quiet():
         return
     page = instance.page
     if instance.kind == PageEvent.Kind.NOTIFIED and instance.user_id:

@@ -9,6 +9,7 @@ shapes come from; tests/chat/conftest.py the slash-command and interaction paylo
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import time_machine
@@ -26,6 +27,7 @@ from tests.chat.conftest import (
     interact,
     message_shortcut,
     run_inbound,
+    sign,
     slash,
     view_submission,
 )
@@ -177,10 +179,6 @@ def test_reaction_adds_message_to_timeline(client, world):
         channel = slack.channel_by_name(f"inc-{incident.number}-checkout-down")
         ts = slack.post_message_as(channel["id"], "UALICE", "Found it: expired TLS cert on the gateway")
         # https://docs.slack.dev/reference/events/reaction_added (inside an event_callback envelope)
-        import json
-
-        from tests.chat.conftest import sign
-
         body = json.dumps(
             {
                 "token": "x",
@@ -208,10 +206,6 @@ def test_reaction_adds_message_to_timeline(client, world):
 
 
 def test_url_verification_challenge(client, world):
-    import json
-
-    from tests.chat.conftest import sign
-
     body = json.dumps(
         {
             "token": "x",
@@ -304,3 +298,13 @@ def test_channel_archived_after_close(world, settings):
     channel = slack.channel_by_name(f"inc-{incident.number}-search-slow")
     assert channel["archived"]
     assert IncidentChannel.objects.get(incident=incident).status == "archived"
+
+
+def test_history_imported_quietly_opens_no_channel(world):
+    with incident_services.quiet():
+        incident = incident_services.declare_incident(
+            title="Old outage", severity=1, services=[world["checkout"]], actor=world["ravi"]
+        )
+    assert not IncidentChannel.objects.filter(incident=incident).exists()
+    assert drain() == 0
+    assert not world["slack"].calls
