@@ -837,6 +837,29 @@ def add_note(*, incident: Incident, actor, text: str, occurred_at: datetime | No
     )
 
 
+@transaction.atomic
+def link_chat_channel(*, incident: Incident, url: str, name: str) -> bool:
+    """Automation (the chat adapter, layer 6): the incident's chat channel now exists at ``url``.
+    Fills the channel link when it is blank (a link a person entered is kept) and records the
+    channel on the timeline. Returns False when the link was already this one."""
+    incident = _lock(incident)
+    if incident.channel_url == url:
+        return False
+    text = f"Incident channel #{name} created."
+    if not incident.channel_url:
+        incident.channel_url = url
+        _save(incident, None, ["channel_url"])
+    else:
+        text += f" The channel / meeting link ({incident.channel_url}) was kept."
+    add_timeline_event(
+        incident=incident,
+        kind=Kind.DETAILS_CHANGED,
+        text=text,
+        data={"chat_channel": url, "fields": ["channel_url"]},
+    )
+    return True
+
+
 EDITABLE_FIELDS = (
     "title", "summary", "customer_impact", "customers_affected", "channel_url", "tags", "drill",
     "detection_source", "started_at", "owning_team", "primary_service",

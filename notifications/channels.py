@@ -23,7 +23,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
 
 from notifications import crypto, outbound, signing
-from notifications.models import Channel, Notification
+from notifications.models import Channel, Notification, OutboxChannel
 from opsportal.parsing import parse_int
 
 USER_AGENT = "OpsPortal-Notifications/1"
@@ -59,7 +59,26 @@ class Result:
         return cls(ok=False, status_code=status_code, error=error, permanent=True)
 
 
+# --- App API calls (channel "app") ------------------------------------------------------
+# A higher layer (chat: Slack and Mattermost Web API calls) registers a sender by name in its
+# AppConfig.ready(); rows written by ``services.enqueue_call(sender=name, ...)`` are sent by it
+# with the outbox's claim, retry (Retry-After honoured) and failure bookkeeping.
+_app_senders: dict = {}
+
+
+def register_app_sender(name: str, sender) -> None:
+    """``sender(notification) -> Result``: perform the call described by ``notification.payload``
+    through the outbound guard. Registering a name again replaces its sender."""
+    _app_senders[name] = sender
+
+
 def send(notification: Notification, *, mail_connection=None) -> Result:
+    if notification.channel == OutboxChannel.APP:
+        sender = _app_senders.get(notification.template)
+        if sender is None:
+            # The app is not installed in this process (yet): try again later, not never.
+            return Result.transient(f"no sender registered for {notification.template!r}")
+        return sender(notification)
     if notification.channel == Channel.EMAIL:
         return send_email(notification, connection=mail_connection)
     if notification.channel == Channel.SLACK:
@@ -73,6 +92,8 @@ def destination_key(notification: Notification) -> str:
     """What fails together: one HTTP host, or the e-mail backend."""
     if notification.channel == Channel.EMAIL:
         return "email"
+    if notification.channel == OutboxChannel.APP:
+        return f"app:{notification.template}"
     return urlsplit(notification.address).netloc.lower()
 
 

@@ -24,6 +24,17 @@ class Channel(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
 
 
+class OutboxChannel(models.TextChoices):
+    """What an outbox row goes over: a person's channel, or an app's API call (``APP``: a
+    Slack/Mattermost Web API call written by an adapter app through ``services.enqueue_call``
+    and sent by the sender it registered with ``channels.register_app_sender``)."""
+
+    EMAIL = "email", "E-mail"
+    SLACK = "slack", "Slack"
+    WEBHOOK = "webhook", "Webhook"
+    APP = "app", "App API call"
+
+
 class Kind(models.TextChoices):
     PAGE = "page", "Page"
     REMINDER = "reminder", "Reminder"
@@ -113,9 +124,9 @@ def mask_url(url: str) -> str:
 
 
 class Notification(models.Model):
-    """The outbox: one message to one recipient over one channel."""
+    """The outbox: one message to one recipient over one channel, or one app API call."""
 
-    Channel = Channel
+    Channel = OutboxChannel
     Kind = Kind
 
     class Status(models.TextChoices):
@@ -138,7 +149,7 @@ class Notification(models.Model):
     contact_method = models.ForeignKey(
         ContactMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=OutboxChannel.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Destination snapshot: an e-mail address or a URL (the secret stays on the contact method).
     address = models.CharField(max_length=500)
@@ -202,4 +213,6 @@ class Notification(models.Model):
 
     @property
     def address_display(self) -> str:
+        if self.channel == OutboxChannel.APP:
+            return self.address  # an API method URL, no secret in it
         return self.address if self.channel == Channel.EMAIL else mask_url(self.address)

@@ -41,7 +41,7 @@ from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError, 
 from django.utils import timezone
 
 from notifications import crypto, outbound
-from notifications.models import Channel, ContactMethod, Kind, Notification
+from notifications.models import Channel, ContactMethod, Kind, Notification, OutboxChannel
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from opsportal.links import absolute_url
 
@@ -191,6 +191,60 @@ def notify(
         if to_send:
             _OnCommitBatch.add(to_send)
     return [rows[k] for k in keys if k in rows]
+
+
+def enqueue_call(
+    *,
+    sender: str,
+    idempotency_key: str,
+    subject: str,
+    payload: dict,
+    address: str = "",
+    kind: str = Kind.UPDATE,
+    related: models.Model | None = None,
+    delay: float = 0,
+) -> Notification:
+    """Record one app API call (a Slack/Mattermost Web API call) in the outbox, sent after the
+    caller commits by the sender registered as ``sender`` (``channels.register_app_sender``),
+    with the same claim, retry and failure handling as every message. ``payload`` must be
+    JSON-safe and say what to do; ``address`` is the API method URL (shown in the admin).
+    Repeating ``idempotency_key`` returns the existing row and sends nothing new."""
+    if not sender or not idempotency_key or len(idempotency_key) > 255:
+        raise InvalidInput("A sender and an idempotency key of at most 255 characters are required.")
+    if kind not in Kind.values:
+        raise InvalidInput(f"Unknown notification kind {kind!r}.")
+    key = hashlib.sha256("\x1f".join(["app", sender, idempotency_key]).encode()).hexdigest()
+    related_type, related_id = _related(related)
+    existed = Notification.objects.filter(idempotency_key=key).exists()
+    with transaction.atomic(savepoint=False):
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    idempotency_key=key,
+                    event_key=idempotency_key,
+                    channel=OutboxChannel.APP,
+                    kind=kind,
+                    address=address[:500],
+                    template=sender,
+                    subject=subject[:255],
+                    body="",
+                    payload=payload,
+                    related_type=related_type,
+                    related_id=related_id,
+                    status=Status.PENDING,
+                    next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        row = Notification.objects.get(idempotency_key=key)
+        if not existed:
+            if delay:
+                pk = row.pk
+                transaction.on_commit(lambda: enqueue([pk], countdown=delay))
+            else:
+                _OnCommitBatch.add([row.pk])
+    return row
 
 
 def _payload(context: dict, *, kind: str) -> dict:

@@ -210,6 +210,7 @@ axes.accessfailurelog                          -  -  -  -         -         lvh 
 axes.accesslog                                 -  -  -  -         -         lvh       lvh
 catalog.service                                -  -  -  lvh       lvh       lvhaed    lvhaed
 catalog.team                                   -  -  -  lvh       lvh       lvhaed    lvhaed
+chat.incidentchannel                           -  -  -  lvh       lvh       lvh       lvh
 django_celery_beat.crontabschedule             -  -  -  -         -         lvh       lvha
 django_celery_beat.intervalschedule            -  -  -  -         -         lvh       lvha
 django_celery_beat.periodictask                -  -  -  -         -         lvhe      lvhe
@@ -281,6 +282,11 @@ api-not-found                        -    -    -    -    -    -    -
 api-redoc                            -    -    y    y    y    y    y
 api-schema                           -    -    y    y    y    y    y
 catalog:directory                    -    y    y    y    y    y    y
+chat:mattermost-action               405  405  405  405  405  405  405
+chat:mattermost-command              405  405  405  405  405  405  405
+chat:slack-commands                  405  405  405  405  405  405  405
+chat:slack-events                    405  405  405  405  405  405  405
+chat:slack-interactivity             405  405  405  405  405  405  405
 escalations:escalate                 -    -    y    y    y    y    y
 escalations:home                     -    -    y    y    y    y    y
 healthz                              y    y    y    y    y    y    y

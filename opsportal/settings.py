@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "metrics",
     "operations",
     "status",
+    # layer 6
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -330,7 +332,10 @@ CELERY_TASK_ROUTES = {
     "opsportal.ping": {"queue": "critical"},
     "notifications.*": {"queue": "critical"},
     "oncall.*": {"queue": "critical"},
-    "escalations.*": {"queue": "critical"},  # paging on-call for a customer report
+    "escalations.*": {"queue": "critical"},
+    "chat.*": {
+        "queue": "critical"
+    },  # page buttons and incident channels  # paging on-call for a customer report
     "probes.*": {"queue": "probes"},
 }
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another
@@ -473,3 +478,24 @@ for _name in ("OUTBOUND_ALLOWED_NETWORKS", "PROBE_ALLOWED_NETWORKS"):
 for _name in ("PROBE_CA_BUNDLE", "PROBE_PING_RATE"):
     if _os.environ.get(_name):
         globals()[_name] = _os.environ[_name]
+
+# --- Chat: Slack / Mattermost app (docs/chat.md) ------------------------------------------
+# CHAT_PROVIDER: "slack", "mattermost" or unset (off). Secrets also from NAME_FILE.
+CHAT_PROVIDER = (envparse.get_str("CHAT_PROVIDER", "") or "").strip().lower()
+CHAT_COMMAND = envparse.get_str("CHAT_COMMAND", "/incident") or "/incident"
+CHAT_CHANNEL_PATTERN = (
+    envparse.get_str("CHAT_CHANNEL_PATTERN", "inc-{number}-{slug}") or "inc-{number}-{slug}"
+)
+CHAT_CHANNEL_FOLLOWERS = envparse.get_list("CHAT_CHANNEL_FOLLOWERS", [])
+CHAT_ARCHIVE_AFTER_HOURS = envparse.get_int("CHAT_ARCHIVE_AFTER_HOURS", 24, minimum=0)
+CHAT_TIMELINE_EMOJI = envparse.get_str("CHAT_TIMELINE_EMOJI", "pushpin") or "pushpin"
+CHAT_ONCALL_USERGROUPS = envparse.get_str("CHAT_ONCALL_USERGROUPS", "") or ""
+SLACK_BOT_TOKEN = envparse.get_str("SLACK_BOT_TOKEN", "") or ""
+SLACK_SIGNING_SECRET = envparse.get_str("SLACK_SIGNING_SECRET", "") or ""
+SLACK_API_URL = envparse.get_str("SLACK_API_URL", "https://slack.com/api/") or "https://slack.com/api/"
+SLACK_WORKSPACE_URL = envparse.get_str("SLACK_WORKSPACE_URL", "") or ""
+MATTERMOST_URL = envparse.get_str("MATTERMOST_URL", "") or ""
+MATTERMOST_BOT_TOKEN = envparse.get_str("MATTERMOST_BOT_TOKEN", "") or ""
+MATTERMOST_TEAM_ID = envparse.get_str("MATTERMOST_TEAM_ID", "") or ""
+MATTERMOST_TEAM_NAME = envparse.get_str("MATTERMOST_TEAM_NAME", "") or ""
+MATTERMOST_COMMAND_TOKEN = envparse.get_str("MATTERMOST_COMMAND_TOKEN", "") or ""
