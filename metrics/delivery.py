@@ -1,0 +1,210 @@
+"""Delivery metrics: DORA's four keys computed from the portal's own deployment and incident
+records, with the breakdowns that say whether Friday is the risk or the rollback is. The
+dashboard's "Delivery" panel, ``/api/v1/metrics/delivery/``, Prometheus and the benchmark all
+call ``delivery_report``; the statistics engine (mean, median, p90 in the database) is
+``metrics.selectors.describe``, the same as the incident metrics.
+
+Definitions (``DEFINITIONS``; docs/deployments.md puts them next to DORA's):
+
+- A deployment counts in the period it *started* in, production only (``environment`` is
+  ``production``); filters: team (a service it changed belongs to the team) and service.
+- deployment frequency = deployments started in the period (total, per local week, per day);
+  ``succeeded`` are the ones that reached production and stayed.
+- lead time for changes = finished_at - commit_at, for succeeded deployments reporting a
+  commit time (others counted in ``excluded``).
+- change failure rate = change failures / completed deployments. A deployment is a change
+  failure when it failed, was rolled back, or a person confirmed in the incident room that
+  it caused an incident (suggested when an incident on one of its services started within
+  DEPLOYMENTS_CAUSE_WINDOW_HOURS, default 24, after it went live). Completed = finished, or
+  running but already confirmed as a cause.
+- time to restore = restored - started_at for change failures, where restored is the
+  earliest of: the rollback's finish, the failed deploy's finish (the previous version kept
+  serving), the mitigation (or else resolution) of an incident it was confirmed to cause.
+  Change failures not restored yet are counted in ``excluded``.
+
+Breakdowns (each with its counts, so a small sample shows as one): by local weekday and
+hour of the deploy's start (TIME_ZONE), by readiness evidence (rollback tested or
+exercised within 90 days before the deploy, vs not; deployed through a reviewed release vs
+unreviewed), per service and per team (a deployment counts once for each service it changed,
+so for a team once per its services it changed).
+
+Query count is fixed (PostgreSQL: 9 for the report), whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, Greatest, Least
+from django.utils import timezone
+
+from deployments.models import PRODUCTION, Deployment, IncidentLink
+from metrics.selectors import (
+    TREND_WEEKS,
+    Filters,
+    Seconds,
+    Series,
+    Stats,
+    describe,
+    local_week,
+    local_zone,
+    trend_mondays,
+    week_key,
+)
+from opsportal import timeutil
+
+DEFINITIONS: dict[str, str] = {
+    "deployment_frequency": "Production deployments started in the period (per week and per day).",
+    "lead_time_for_changes": "finished_at - commit_at, for succeeded deployments reporting a commit time.",
+    "change_failure_rate": (
+        "Change failures / completed deployments. A change failure failed, was rolled back, or was "
+        "confirmed in the incident room to have caused an incident (suggested within the cause window)."
+    ),
+    "time_to_restore": (
+        "Earliest of rollback finish, failed deploy's finish, or the confirmed incident's mitigation "
+        "(else resolution), minus the deploy's start; for change failures."
+    ),
+}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+Status = Deployment.Status
+
+RUNNING = Q(status=Status.RUNNING)
+COMPLETED = ~RUNNING | Q(change_failure=True)
+FAILURE = Q(change_failure=True)
+
+
+def deployment_scope(filters: Filters, *, period: bool = True) -> QuerySet[Deployment]:
+    qs = Deployment.objects.filter(environment=PRODUCTION).order_by()
+    if period:
+        qs = qs.filter(started_at__gte=filters.start, started_at__lt=filters.end)
+    through = Deployment.services.through
+    if filters.service_id:
+        qs = qs.filter(Exists(through.objects.filter(deployment_id=OuterRef("pk"), service_id=filters.service_id)))
+    if filters.team_id:
+        qs = qs.filter(
+            Exists(through.objects.filter(deployment_id=OuterRef("pk"), service__owner_team_id=filters.team_id))
+        )
+    return qs
+
+
+def restored_at():
+    """When service was restored after this change (NULL if not yet, or not a failure)."""
+    incident_restored = Subquery(
+        IncidentLink.objects.filter(deployment_id=OuterRef("pk"), verdict=IncidentLink.Verdict.CONFIRMED)
+        .annotate(r=Coalesce("incident__mitigated_at", "incident__resolved_at"))
+        .filter(r__isnull=False)
+        .order_by("r")
+        .values("r")[:1]
+    )
+    failed_finish = Case(When(status=Status.FAILED, then=F("finished_at")))
+    a, b, c = F("rolled_back_at"), failed_finish, incident_restored
+    # the earliest of the three that exist (LEAST ignores NULLs on PostgreSQL, not on SQLite)
+    return Least(Coalesce(a, b, c), Coalesce(b, c, a), Coalesce(c, a, b))
+
+
+def _one(condition: Q):
+    return Case(When(condition, then=Value(1.0)), output_field=FloatField())
+
+
+def series() -> list[Series]:
+    return [
+        Series("deploys", Value(1.0), percentiles=False),
+        Series("succeeded", _one(Q(status=Status.SUCCEEDED)), percentiles=False),
+        Series("completed", _one(COMPLETED), percentiles=False),
+        Series("failures", _one(FAILURE & COMPLETED), percentiles=False),
+        Series("lead_time", Seconds(F("finished_at"), F("commit_at")), Q(status=Status.SUCCEEDED)),
+        # a restore before the start cannot happen (an incident mitigated before the deploy
+        # is never a candidate); Greatest keeps bad history from giving a negative time
+        Series(
+            "time_to_restore",
+            Seconds(Greatest(restored_at(), F("started_at")), F("started_at")),
+            FAILURE & COMPLETED,
+        ),
+    ]
+
+
+def _rate(per: dict[str, Stats]) -> float | None:
+    completed = per["completed"].count if per else 0
+    return round(per["failures"].count / completed, 4) if completed else None
+
+
+def _keys(per: dict[str, Stats] | None) -> dict:
+    """The four keys of one group (with their counts)."""
+    empty = Stats()
+    per = per or {}
+    g = lambda k: per.get(k, empty)  # noqa: E731
+    return {
+        "deployments": g("deploys").count,
+        "succeeded": g("succeeded").count,
+        "completed": g("completed").count,
+        "change_failures": g("failures").count,
+        "change_failure_rate": _rate(per) if per else None,
+        "lead_time": g("lead_time").as_dict(),
+        "time_to_restore": g("time_to_restore").as_dict(),
+    }
+
+
+def _grouped(qs: QuerySet, group) -> dict:
+    return describe(qs, series(), group=group)
+
+
+def breakdowns(filters: Filters) -> dict:
+    qs = deployment_scope(filters)
+    zone = local_zone()
+    by_day = _grouped(qs, ExtractIsoWeekDay("started_at", tzinfo=zone))
+    by_hour = _grouped(qs, ExtractHour("started_at", tzinfo=zone))
+    by_rollback = _grouped(qs, F("rollback_tested"))
+    by_review = _grouped(qs, F("reviewed"))
+    by_service = _grouped(qs, F("services__slug"))
+    by_team = _grouped(qs, Coalesce(F("services__owner_team__name"), Value("No team")))
+    return {
+        "by_weekday": [{"weekday": WEEKDAYS[d - 1], **_keys(by_day.get(d))} for d in range(1, 8)],
+        "by_hour": [{"hour": h, **_keys(by_hour.get(h))} for h in range(24)],
+        "by_readiness": [
+            {"evidence": "rollback tested within 90 days", **_keys(by_rollback.get(True))},
+            {"evidence": "rollback not tested within 90 days", **_keys(by_rollback.get(False))},
+            {"evidence": "reviewed release", **_keys(by_review.get(True))},
+            {"evidence": "unreviewed deploy", **_keys(by_review.get(False))},
+        ],
+        "by_service": [{"service": k, **_keys(v)} for k, v in sorted(by_service.items()) if k is not None],
+        "by_team": [{"team": k, **_keys(v)} for k, v in sorted(by_team.items())],
+    }
+
+
+def delivery_trends(filters: Filters, *, now: datetime | None = None, weeks: int = TREND_WEEKS) -> list[dict]:
+    """The last ``weeks`` local weeks (ignoring the period, keeping the other filters)."""
+    zone = local_zone()
+    mondays = trend_mondays(now, weeks)
+    origin = timeutil.localize(mondays[0], time.min, zone)
+    qs = deployment_scope(filters, period=False).filter(started_at__gte=origin)
+    grouped = {week_key(g): per for g, per in _grouped(qs, local_week("started_at")).items()}
+    return [
+        {"week_start": timeutil.localize(m, time.min, zone), **_keys(grouped.get(m))} for m in mondays
+    ]
+
+
+def delivery_report(filters: Filters, *, now: datetime | None = None) -> dict:
+    """Everything the Delivery panel and /api/v1/metrics/delivery/ show."""
+    qs = deployment_scope(filters)
+    overall = describe(qs, series()).get(None)
+    zone = local_zone()
+    weekly = {
+        week_key(w): n
+        for w, n in qs.annotate(w=local_week("started_at")).values("w").annotate(n=Count("pk")).values_list("w", "n")
+    }
+    days = max(1, round((filters.end - filters.start) / timedelta(days=1)))
+    keys = _keys(overall)
+    return {
+        "period": {"start": filters.start, "end": filters.end},
+        "filters": {"team": filters.team_id, "service": filters.service_id},
+        **keys,
+        "deployments_per_day": round(keys["deployments"] / days, 3),
+        "per_week": [
+            {"week_start": timeutil.localize(m, time.min, zone), "count": weekly.get(m, 0)}
+            for m in timeutil.week_mondays(filters.start, filters.end, zone)
+        ],
+        "trends": delivery_trends(filters, now=now or timezone.now()),
+        **breakdowns(filters),
+        "definitions": DEFINITIONS,
+    }
