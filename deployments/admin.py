@@ -100,4 +100,6 @@ class DeploymentAdmin(ServiceModelAdmin):
             request, services.decide_link, actor=request.user, deployment=deployment, incident=incident,
             verdict=verdict, success=f"{incident.reference}: caused by {deployment.version} {word}.",
         )  # fmt: skip
-        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]) + "#deploy-causes")
+        return HttpResponseRedirect(
+            reverse("admin:incidents_incident_change", args=[incident.pk]) + "#deploy-causes"
+        )

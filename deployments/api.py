@@ -33,7 +33,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
     commit_at = AwareDateTimeField(required=False, allow_null=True, help_text="For lead time for changes.")
     environment = serializers.SlugField(max_length=40, required=False, default=PRODUCTION)
     client_key = serializers.CharField(
-        max_length=200, help_text="Your idempotency key (e.g. the pipeline run id): a repeat returns the first record."
+        max_length=200,
+        help_text="Your idempotency key (e.g. the pipeline run id): a repeat returns the first record.",
     )
 
     class Meta:
@@ -52,7 +53,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 class FinishSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=[(v, v) for v in Deployment.OUTCOMES])
-    finished_at = AwareDateTimeField(required=False, help_text="Default: now. Not before the start, not in the future.")
+    finished_at = AwareDateTimeField(
+        required=False, help_text="Default: now. Not before the start, not in the future."
+    )
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -69,11 +72,11 @@ class DeploymentPermission(DjangoModelPermissionsWithView):
 
 @extend_schema_view(
     list=extend_schema(summary="List deployments (newest first)"),
-    retrieve=extend_schema(summary="Get a deployment", responses={200: DeploymentSerializer, 404: OpenApiResponse()}),
+    retrieve=extend_schema(
+        summary="Get a deployment", responses={200: DeploymentSerializer, 404: OpenApiResponse()}
+    ),
 )
-class DeploymentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [DeploymentPermission]
     serializer_class = DeploymentSerializer
     filterset_fields = ["status", "environment", "change_failure", "release"]
@@ -88,7 +91,9 @@ class DeploymentViewSet(
         request=DeploymentSerializer,
         responses={
             201: DeploymentSerializer,
-            200: OpenApiResponse(DeploymentSerializer, description="A repeat of a client_key: the first record."),
+            200: OpenApiResponse(
+                DeploymentSerializer, description="A repeat of a client_key: the first record."
+            ),
             **ERRORS,
         },
     )
@@ -120,7 +125,9 @@ class DeploymentViewSet(
         try:
             if deployment_id is None:
                 raise services.AlreadyFinished(f"No deployment {pk}.", deployment=None)
-            deployment = services.report_finish(actor=request.user, deployment=deployment_id, **s.validated_data)
+            deployment = services.report_finish(
+                actor=request.user, deployment=deployment_id, **s.validated_data
+            )
         except services.AlreadyFinished as exc:
             d = exc.deployment
             return Response(

@@ -28,7 +28,9 @@ class Deployment(models.Model):
     OUTCOMES = (Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK)
 
     client_key = models.CharField(
-        max_length=200, unique=True, help_text="Idempotency key chosen by the pipeline (a repeat returns this row)."
+        max_length=200,
+        unique=True,
+        help_text="Idempotency key chosen by the pipeline (a repeat returns this row).",
     )
     services = models.ManyToManyField("catalog.Service", related_name="deployments")
     version = models.CharField(max_length=100)
@@ -37,7 +39,9 @@ class Deployment(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     rolled_back_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the rollback finished (the deploy's own finish if it was rolled back)."
+        null=True,
+        blank=True,
+        help_text="When the rollback finished (the deploy's own finish if it was rolled back).",
     )
     commit_sha = models.CharField(max_length=64, blank=True)
     commit_at = models.DateTimeField(null=True, blank=True, help_text="Commit time (lead time for changes).")
@@ -47,7 +51,9 @@ class Deployment(models.Model):
         "readiness.Release", on_delete=models.SET_NULL, null=True, blank=True, related_name="deployments"
     )
     reviewed = models.BooleanField(
-        default=False, editable=False, help_text="Its release went through a readiness review (kept by the service)."
+        default=False,
+        editable=False,
+        help_text="Its release went through a readiness review (kept by the service).",
     )
     rollback_tested = models.BooleanField(
         default=False,
@@ -112,7 +118,9 @@ class IncidentLink(models.Model):
         DENIED = "denied", "Denied"
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="incident_links")
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="deployment_links")
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="deployment_links"
+    )
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
@@ -121,7 +129,9 @@ class IncidentLink(models.Model):
     class Meta:
         ordering = ["-decided_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "incident"], name="%(app_label)s_%(class)s_one_per_pair"),
+            models.UniqueConstraint(
+                fields=["deployment", "incident"], name="%(app_label)s_%(class)s_one_per_pair"
+            ),
         ]
         indexes = [
             # time to restore: the confirmed links of failed deployments

@@ -38,7 +38,9 @@ def recent_change_failures(release: Release, *, now: datetime, item=None) -> lis
 
 def connect() -> None:
     hooks.release_moved.connect(_on_release_moved, dispatch_uid="deployments.release_moved")
-    checks.register("recent_change_failures", "Recent change failure rate is acceptable")(recent_change_failures)
+    checks.register("recent_change_failures", "Recent change failure rate is acceptable")(
+        recent_change_failures
+    )
     hooks.last_deploys = selectors.last_deploys_of_release
     hooks.last_real_rollback = selectors.last_real_rollback_of_release
     hooks.gate_warnings = lambda release, now: recent_change_failures(release, now=now)

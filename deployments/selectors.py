@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Service
@@ -68,7 +68,9 @@ def suggestions(incident: Incident, *, limit: int = SUGGESTION_LIMIT) -> list[Su
     if not service_ids or impact is None:
         return []
     # started before impact, and went live no earlier than the window before it
-    live_in_window = Q(finished_at__gte=impact - window) | Q(finished_at__isnull=True, started_at__gte=impact - window)
+    live_in_window = Q(finished_at__gte=impact - window) | Q(
+        finished_at__isnull=True, started_at__gte=impact - window
+    )
     rows = list(
         Deployment.objects.filter(
             live_in_window,
@@ -83,7 +85,9 @@ def suggestions(incident: Incident, *, limit: int = SUGGESTION_LIMIT) -> list[Su
     )
     links = {
         link.deployment_id: link
-        for link in IncidentLink.objects.filter(incident=incident, deployment__in=rows).select_related("decided_by")
+        for link in IncidentLink.objects.filter(incident=incident, deployment__in=rows).select_related(
+            "decided_by"
+        )
     }
     out = []
     for d in rows:
@@ -120,7 +124,10 @@ def last_real_rollback_of_release(release) -> tuple[datetime, str] | None:
     d = last_real_rollback_before(ids, now, since=now - ROLLBACK_EVIDENCE_AGE)
     if d is None:
         return None
-    return d.rolled_back_at, f"deployment {d.pk} ({d.version}) rolled back {d.rolled_back_at:%Y-%m-%d %H:%M} UTC"
+    return (
+        d.rolled_back_at,
+        f"deployment {d.pk} ({d.version}) rolled back {d.rolled_back_at:%Y-%m-%d %H:%M} UTC",
+    )
 
 
 def last_deploys(service_ids) -> dict[int, Deployment]:
@@ -128,9 +135,9 @@ def last_deploys(service_ids) -> dict[int, Deployment]:
     would be shorter; a correlated subquery is portable and bounded by the service count)."""
     through = Deployment.services.through
     out: dict[int, Deployment] = {}
-    rows = through.objects.filter(service_id__in=list(service_ids), deployment__environment=PRODUCTION).order_by(
-        "service_id", "-deployment__started_at", "-deployment_id"
-    )
+    rows = through.objects.filter(
+        service_id__in=list(service_ids), deployment__environment=PRODUCTION
+    ).order_by("service_id", "-deployment__started_at", "-deployment_id")
     # per service only the first row matters; the loop stops reading a service after it
     seen: set[int] = set()
     for row in rows.select_related("deployment").iterator(chunk_size=200):
@@ -182,3 +189,33 @@ def recent_change_failures(service: Service, *, sample: int | None = None) -> Re
         .values_list("change_failure", flat=True)[:sample]
     )
     return RecentFailures(deploys=len(flags), failures=sum(1 for f in flags if f))
+
+
+def counts_by_service_and_status() -> dict[tuple[str, str], int]:
+    """(service slug, status) -> production deployments, all time (Prometheus). One query."""
+    through = Deployment.services.through
+    rows = (
+        through.objects.filter(deployment__environment=PRODUCTION)
+        .values_list("service__slug", "deployment__status")
+        .annotate(n=Count("deployment_id"))
+        .order_by()
+    )
+    return {(slug, status): n for slug, status, n in rows}
+
+
+def change_failure_ratios(since: datetime) -> dict[str, tuple[int, int]]:
+    """service slug -> (change failures, completed deployments) started since ``since``. One query."""
+    through = Deployment.services.through
+    completed = ~Q(deployment__status=Deployment.Status.RUNNING) | Q(deployment__change_failure=True)
+    rows = (
+        through.objects.filter(
+            completed, deployment__environment=PRODUCTION, deployment__started_at__gte=since
+        )
+        .values_list("service__slug")
+        .annotate(
+            failures=Count("deployment_id", filter=Q(deployment__change_failure=True)),
+            n=Count("deployment_id"),
+        )
+        .order_by()
+    )
+    return {slug: (failures, n) for slug, failures, n in rows}

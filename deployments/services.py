@@ -148,9 +148,10 @@ def _lock(deployment: Deployment | int) -> Deployment | None:
 
 
 def _recompute(deployment: Deployment) -> None:
-    failed = deployment.status in (Status.FAILED, Status.ROLLED_BACK) or deployment.incident_links.filter(
-        verdict=IncidentLink.Verdict.CONFIRMED
-    ).exists()
+    failed = (
+        deployment.status in (Status.FAILED, Status.ROLLED_BACK)
+        or deployment.incident_links.filter(verdict=IncidentLink.Verdict.CONFIRMED).exists()
+    )
     if failed != deployment.change_failure:
         deployment.change_failure = failed
         deployment.save(update_fields=["change_failure", "updated_at"])
@@ -167,9 +168,7 @@ def report_finish(
         raise NotAllowed("You may not report deployments.")
     now = now or timezone.now()
     if outcome not in Deployment.OUTCOMES:
-        raise InvalidInput(
-            f"outcome must be one of {', '.join(Deployment.OUTCOMES)}.", field="outcome"
-        )
+        raise InvalidInput(f"outcome must be one of {', '.join(Deployment.OUTCOMES)}.", field="outcome")
     locked = _lock(deployment)
     if locked is None:
         raise AlreadyFinished(f"No deployment {deployment!s} to finish.", deployment=None)

@@ -80,10 +80,14 @@ def deployment_scope(filters: Filters, *, period: bool = True) -> QuerySet[Deplo
         qs = qs.filter(started_at__gte=filters.start, started_at__lt=filters.end)
     through = Deployment.services.through
     if filters.service_id:
-        qs = qs.filter(Exists(through.objects.filter(deployment_id=OuterRef("pk"), service_id=filters.service_id)))
+        qs = qs.filter(
+            Exists(through.objects.filter(deployment_id=OuterRef("pk"), service_id=filters.service_id))
+        )
     if filters.team_id:
         qs = qs.filter(
-            Exists(through.objects.filter(deployment_id=OuterRef("pk"), service__owner_team_id=filters.team_id))
+            Exists(
+                through.objects.filter(deployment_id=OuterRef("pk"), service__owner_team_id=filters.team_id)
+            )
         )
     return qs
 
@@ -179,9 +183,7 @@ def delivery_trends(filters: Filters, *, now: datetime | None = None, weeks: int
     origin = timeutil.localize(mondays[0], time.min, zone)
     qs = deployment_scope(filters, period=False).filter(started_at__gte=origin)
     grouped = {week_key(g): per for g, per in _grouped(qs, local_week("started_at")).items()}
-    return [
-        {"week_start": timeutil.localize(m, time.min, zone), **_keys(grouped.get(m))} for m in mondays
-    ]
+    return [{"week_start": timeutil.localize(m, time.min, zone), **_keys(grouped.get(m))} for m in mondays]
 
 
 def delivery_report(filters: Filters, *, now: datetime | None = None) -> dict:
@@ -191,7 +193,10 @@ def delivery_report(filters: Filters, *, now: datetime | None = None) -> dict:
     zone = local_zone()
     weekly = {
         week_key(w): n
-        for w, n in qs.annotate(w=local_week("started_at")).values("w").annotate(n=Count("pk")).values_list("w", "n")
+        for w, n in qs.annotate(w=local_week("started_at"))
+        .values("w")
+        .annotate(n=Count("pk"))
+        .values_list("w", "n")
     }
     days = max(1, round((filters.end - filters.start) / timedelta(days=1)))
     keys = _keys(overall)

@@ -110,7 +110,9 @@ class LastDeploySerializer(serializers.Serializer):
     service = serializers.CharField(help_text="Service slug.")
     deployment = serializers.IntegerField(allow_null=True)
     version = serializers.CharField(allow_null=True)
-    status = serializers.CharField(allow_null=True, help_text="running, succeeded, failed or rolled_back; null: never deployed.")
+    status = serializers.CharField(
+        allow_null=True, help_text="running, succeeded, failed or rolled_back; null: never deployed."
+    )
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -122,7 +124,9 @@ class GateSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     release = serializers.IntegerField()
     status = serializers.CharField()
-    last_deploys = LastDeploySerializer(many=True, help_text="Each service's last production deploy and its outcome.")
+    last_deploys = LastDeploySerializer(
+        many=True, help_text="Each service's last production deploy and its outcome."
+    )
 
 
 class ItemUpdateSerializer(serializers.Serializer):
