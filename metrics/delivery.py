@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, Greatest, Least
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, Least
 from django.utils import timezone
 
 from deployments.models import PRODUCTION, Deployment, IncidentLink
@@ -118,13 +118,9 @@ def series() -> list[Series]:
         Series("completed", _one(COMPLETED), percentiles=False),
         Series("failures", _one(FAILURE & COMPLETED), percentiles=False),
         Series("lead_time", Seconds(F("finished_at"), F("commit_at")), Q(status=Status.SUCCEEDED)),
-        # a restore before the start cannot happen (an incident mitigated before the deploy
-        # is never a candidate); Greatest keeps bad history from giving a negative time
-        Series(
-            "time_to_restore",
-            Seconds(Greatest(restored_at(), F("started_at")), F("started_at")),
-            FAILURE & COMPLETED,
-        ),
+        # never negative: a confirmed incident began after the deploy started (candidates
+        # only), and a rollback or failure finishes after it started (a constraint)
+        Series("time_to_restore", Seconds(restored_at(), F("started_at")), FAILURE & COMPLETED),
     ]
 
 
