@@ -58,7 +58,7 @@ class FinishSerializer(serializers.Serializer):
     )
 
 
-class ConflictSerializer(serializers.Serializer):
+class DeploymentConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     status = serializers.CharField(allow_null=True, help_text="The deployment's state; null when unknown.")
     deployment = DeploymentSerializer(allow_null=True)
@@ -111,7 +111,9 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         responses={
             200: DeploymentSerializer,
             **ERRORS,
-            409: OpenApiResponse(ConflictSerializer, description="Unknown or already finished: its state."),
+            409: OpenApiResponse(
+                DeploymentConflictSerializer, description="Unknown or already finished: its state."
+            ),
         },
     )
     @action(detail=True, methods=["post"])
