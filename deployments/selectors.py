@@ -57,7 +57,7 @@ def incident_service_ids(incident: Incident) -> set[int]:
     return ids
 
 
-def suggestions(incident: Incident, *, limit: int = SUGGESTION_LIMIT) -> list[Suggestion]:
+def suggestions(incident: Incident, *, limit: int | None = SUGGESTION_LIMIT) -> list[Suggestion]:
     """Production deployments of the incident's services that went live (or started) within
     the cause window before impact began (``started_at``), most recent first, with the
     answer people already gave. Three queries (services, deployments with their services,

@@ -245,7 +245,9 @@ def decide_link(
     locked = _lock(deployment)
     if locked is None:
         raise Conflict("That deployment no longer exists.")
-    candidate = next((s for s in selectors.suggestions(incident) if s.deployment.pk == locked.pk), None)
+    candidate = next(
+        (s for s in selectors.suggestions(incident, limit=None) if s.deployment.pk == locked.pk), None
+    )
     if candidate is None:
         raise InvalidInput(
             f"Deployment {locked} is not a candidate cause of {incident.reference}: it must change one of "

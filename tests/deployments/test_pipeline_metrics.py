@@ -72,7 +72,8 @@ def run_pipeline(api, rng, slugs) -> list[dict]:
         deployment_id = r.json()["id"]
         if i % 10 == 0:
             again = api.post("/api/v1/deployments/", {**body, "version": "ignored"}, format="json")
-            assert again.status_code == 200 and again.json()["id"] == deployment_id
+            assert again.status_code == 200
+            assert again.json()["id"] == deployment_id
             assert again.json()["version"] == body["version"]
         r = api.post(
             f"/api/v1/deployments/{deployment_id}/finish/",
@@ -81,8 +82,15 @@ def run_pipeline(api, rng, slugs) -> list[dict]:
         )
         assert r.status_code == 200, r.content
         history.append(
-            {"id": deployment_id, "services": svc, "started": started, "finished": finished, "commit": commit,
-             "outcome": outcome, "incidents": []}  # fmt: skip
+            {
+                "id": deployment_id,
+                "services": svc,
+                "started": started,
+                "finished": finished,
+                "commit": commit,
+                "outcome": outcome,
+                "incidents": [],
+            }
         )
     return history
 
@@ -94,7 +102,7 @@ def declare_incidents(rng, history, by_slug, responder) -> list[dict]:
     incidents = []
     succeeded = [d for d in history if d["outcome"] == "succeeded" and len(d["services"]) == 1]
     rolled_back = [d for d in history if d["outcome"] == "rolled_back" and len(d["services"]) == 1]
-    chosen = rng.sample(succeeded[:-3], 14) + [rolled_back[len(rolled_back) // 2]]
+    chosen = [*rng.sample(succeeded[:-3], 14), rolled_back[len(rolled_back) // 2]]
     for n, d in enumerate(sorted(chosen, key=lambda d: d["started"])):
         if d["outcome"] == "rolled_back":
             impact = d["started"] + timedelta(minutes=1)  # during the deploy; the rollback ends it
@@ -222,7 +230,9 @@ def test_a_pipeline_reports_200_deploys_and_the_four_keys_match_an_independent_c
             two_candidates += len(suggested) >= 2
             for s in suggested:
                 verdict = "confirmed" if s.deployment.pk == cause["id"] else "denied"
-                services.decide_link(actor=manager, deployment=s.deployment, incident=incident, verdict=verdict)
+                services.decide_link(
+                    actor=manager, deployment=s.deployment, incident=incident, verdict=verdict
+                )
             cause["incidents"].append(item)
         assert two_candidates >= 1, "the history must hold an incident with two candidate deploys"
         assert any(i["cause"]["outcome"] == "rolled_back" and i["mitigated"] for i in incidents)
@@ -241,7 +251,8 @@ def test_a_pipeline_reports_200_deploys_and_the_four_keys_match_an_independent_c
         if want["weekday"][w]["deployments"]:
             assert_keys(row, want["weekday"][w], f"weekday {row['weekday']}")
         else:
-            assert row["deployments"] == 0 and row["change_failure_rate"] is None
+            assert row["deployments"] == 0
+            assert row["change_failure_rate"] is None
     for row in got["by_hour"]:
         assert row["deployments"] == want["hour"][row["hour"]]["deployments"]
         assert row["change_failures"] == want["hour"][row["hour"]]["change_failures"]
@@ -263,9 +274,12 @@ def test_a_pipeline_reports_200_deploys_and_the_four_keys_match_an_independent_c
     assert page.status_code == 200
     assert 'id="panel-delivery"' in html
     rate = round(100 * want["overall"]["change_failures"] / 200)
-    assert f"{rate}%" in html and f"{want['overall']['change_failures']} of 200" in html
-    assert 'id="delivery-weekday-chart"' in html and "<svg" in html.split('id="delivery-weekday-chart"')[1][:200]
-    assert "rollback tested within 90 days" in html and "unreviewed deploy" in html
+    assert f"{rate}%" in html
+    assert f"{want['overall']['change_failures']} of 200" in html
+    assert 'id="delivery-weekday-chart"' in html
+    assert "<svg" in html.split('id="delivery-weekday-chart"')[1][:200]
+    assert "rollback tested within 90 days" in html
+    assert "unreviewed deploy" in html
 
 
 def test_the_delivery_report_runs_a_fixed_number_of_queries(api_client, world):
@@ -276,7 +290,9 @@ def test_the_delivery_report_runs_a_fixed_number_of_queries(api_client, world):
     api_client.force_authenticate(manager)
     counts = []
     with time_machine.travel(NOW, tick=False):
-        assert api_client.get("/api/v1/metrics/delivery/", PERIOD).status_code == 200  # warms the user's perms
+        assert (
+            api_client.get("/api/v1/metrics/delivery/", PERIOD).status_code == 200
+        )  # warms the user's perms
         for batch in (20, 60):
             for i in range(batch):
                 started = FIRST + timedelta(hours=5 * i + batch)
