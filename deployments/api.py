@@ -58,12 +58,6 @@ class FinishSerializer(serializers.Serializer):
     )
 
 
-class DeploymentConflictSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    status = serializers.CharField(allow_null=True, help_text="The deployment's state; null when unknown.")
-    deployment = DeploymentSerializer(allow_null=True)
-
-
 class DeploymentPermission(DjangoModelPermissionsWithView):
     """Reads need ``view_deployment``; reporting a start or a finish needs ``add_deployment``."""
 
@@ -112,7 +106,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             200: DeploymentSerializer,
             **ERRORS,
             409: OpenApiResponse(
-                DeploymentConflictSerializer, description="Unknown or already finished: its state."
+                description="Unknown or already finished: `detail` and `status` (its state; null when unknown)."
             ),
         },
     )
@@ -133,11 +127,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         except services.AlreadyFinished as exc:
             d = exc.deployment
             return Response(
-                {
-                    "detail": exc.message,
-                    "status": d.status if d else None,
-                    "deployment": DeploymentSerializer(self.get_queryset().get(pk=d.pk)).data if d else None,
-                },
+                {"detail": exc.message, "status": d.status if d else None},
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(DeploymentSerializer(self.get_queryset().get(pk=deployment.pk)).data)
