@@ -114,7 +114,7 @@ def seed_incidents(services, severities, admin) -> None:
         for d in deployments
     ]
     IncidentLink.objects.bulk_create(links, batch_size=5000, ignore_conflicts=True)
-    Deployment.objects.filter(pk__in=deployments).update(change_failure=True)
+    Deployment.objects.filter(pk__in=deployments).update(change_failure=True, caused_incident=True)
 
 
 def measure(client, token):

@@ -35,12 +35,19 @@ def seed(ctx) -> str:
         service = ctx.services[slug]
         for week in range(WEEKS, 0, -1):
             for n in range(per_week):
+                # every draw happens whether or not the deploy exists (the same history on a re-run)
                 day = now - timedelta(weeks=week) + timedelta(days=rng.randrange(7))
                 started = day.replace(hour=rng.choice([9, 10, 11, 13, 14, 15, 16]), minute=rng.randrange(60))
-                if started >= now - timedelta(hours=2):
-                    continue
                 minor = WEEKS - week
                 roll = rng.random()
+                sha, run, who = (
+                    rng.getrandbits(160),
+                    rng.randrange(10**9),
+                    rng.choice(["merge to main", "maya", "ravi"]),
+                )
+                commit_hours, minutes = rng.randrange(2, 96), rng.randrange(4, 40)
+                if started >= now - timedelta(hours=2):
+                    continue
                 outcome = (
                     Deployment.Status.SUCCEEDED
                     if roll >= fail_chance
@@ -49,16 +56,14 @@ def seed(ctx) -> str:
                 deployment, new = services.report_start(
                     actor=actor, client_key=f"demo-{slug}-{week}-{n}", services=[service],
                     version=f"{minor // 4 + 1}.{minor}.{n}", started_at=started,
-                    commit_sha=f"{rng.getrandbits(160):040x}",
-                    commit_at=started - timedelta(hours=rng.randrange(2, 96)),
-                    pipeline_url=f"https://github.com/example/{slug}/actions/runs/{rng.randrange(10**9)}",
-                    triggered_by=rng.choice(["merge to main", "maya", "ravi", "scheduled"]), now=now,
+                    commit_sha=f"{sha:040x}", commit_at=started - timedelta(hours=commit_hours),
+                    pipeline_url=f"https://github.com/example/{slug}/actions/runs/{run}", triggered_by=who, now=now,
                 )  # fmt: skip
                 if new:
                     created += 1
                     services.report_finish(
                         actor=actor, deployment=deployment, outcome=outcome,
-                        finished_at=started + timedelta(minutes=rng.randrange(4, 40)), now=now,
+                        finished_at=started + timedelta(minutes=minutes), now=now,
                     )  # fmt: skip
     incident = getattr(ctx, "incidents", {}).get("webhook-delays")
     if incident is not None:

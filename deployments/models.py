@@ -61,6 +61,11 @@ class Deployment(models.Model):
         help_text="At the start, the rollback of its release or services had been tested or exercised within 90 days.",
     )
     change_failure = models.BooleanField(default=False, editable=False)
+    caused_incident = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A person confirmed it caused an incident (kept by the service).",
+    )
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -90,6 +95,10 @@ class Deployment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status__in=["failed", "rolled_back"]) | Q(change_failure=True),
                 name="%(app_label)s_%(class)s_failed_is_change_failure",
+            ),
+            models.CheckConstraint(
+                condition=Q(caused_incident=False) | Q(change_failure=True),
+                name="%(app_label)s_%(class)s_cause_is_change_failure",
             ),
         ]
         indexes = [

@@ -148,13 +148,11 @@ def _lock(deployment: Deployment | int) -> Deployment | None:
 
 
 def _recompute(deployment: Deployment) -> None:
-    failed = (
-        deployment.status in (Status.FAILED, Status.ROLLED_BACK)
-        or deployment.incident_links.filter(verdict=IncidentLink.Verdict.CONFIRMED).exists()
-    )
-    if failed != deployment.change_failure:
-        deployment.change_failure = failed
-        deployment.save(update_fields=["change_failure", "updated_at"])
+    caused = deployment.incident_links.filter(verdict=IncidentLink.Verdict.CONFIRMED).exists()
+    failed = deployment.status in (Status.FAILED, Status.ROLLED_BACK) or caused
+    if (failed, caused) != (deployment.change_failure, deployment.caused_incident):
+        deployment.change_failure, deployment.caused_incident = failed, caused
+        deployment.save(update_fields=["change_failure", "caused_incident", "updated_at"])
 
 
 @transaction.atomic

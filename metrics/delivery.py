@@ -92,8 +92,25 @@ def deployment_scope(filters: Filters, *, period: bool = True) -> QuerySet[Deplo
     return qs
 
 
+class EarliestOf(Least):
+    """The earlier of two values, ignoring a NULL one (PostgreSQL's LEAST does; SQLite's MIN
+    returns NULL, so there each side falls back on the other)."""
+
+    def as_sqlite(self, compiler, connection, **extra):
+        a, b = self.get_source_expressions()
+        return Least(Coalesce(a, b), Coalesce(b, a)).as_sql(compiler, connection, **extra)
+
+
 def restored_at():
-    """When service was restored after this change (NULL if not yet, or not a failure)."""
+    """When service was restored after this change (NULL if not yet, or not a failure): the
+    rollback's finish, the failed deploy's finish, or the earliest mitigation (else
+    resolution) of an incident it was confirmed to cause, whichever came first. The incident
+    lookup (a correlated subquery on the confirmed-links index) runs only for deployments
+    flagged ``caused_incident``: the database evaluates CASE lazily."""
+    own = Case(
+        When(status=Status.ROLLED_BACK, then=F("rolled_back_at")),
+        When(status=Status.FAILED, then=F("finished_at")),
+    )
     incident_restored = Subquery(
         IncidentLink.objects.filter(deployment_id=OuterRef("pk"), verdict=IncidentLink.Verdict.CONFIRMED)
         .annotate(r=Coalesce("incident__mitigated_at", "incident__resolved_at"))
@@ -101,10 +118,7 @@ def restored_at():
         .order_by("r")
         .values("r")[:1]
     )
-    failed_finish = Case(When(status=Status.FAILED, then=F("finished_at")))
-    a, b, c = F("rolled_back_at"), failed_finish, incident_restored
-    # the earliest of the three that exist (LEAST ignores NULLs on PostgreSQL, not on SQLite)
-    return Least(Coalesce(a, b, c), Coalesce(b, c, a), Coalesce(c, a, b))
+    return Case(When(caused_incident=True, then=EarliestOf(own, incident_restored)), default=own)
 
 
 def _one(condition: Q):

@@ -200,3 +200,24 @@ class TestLinks:
             f"/admin/deployments/deployment/link/{incident.pk}/{Deployment.objects.get().pk}/confirmed/"
         )
         assert r.status_code == 403
+
+
+class TestBreakdowns:
+    @override_settings(TIME_ZONE="America/New_York")
+    def test_weekday_and_hour_are_local(self):
+        """A deploy at Saturday 02:30 UTC is Friday 21:30 in New York: it counts for Friday."""
+        from datetime import UTC, datetime
+
+        from metrics import delivery
+        from metrics.selectors import Filters
+
+        world = ready_world()
+        started = datetime(2026, 3, 7, 2, 30, tzinfo=UTC)
+        deploy(actor=world.lead, service=world.service, started_at=started, outcome="failed")
+        report = delivery.breakdowns(
+            Filters(start=started - timedelta(days=1), end=started + timedelta(days=1))
+        )
+        by_day = {row["weekday"]: row for row in report["by_weekday"]}
+        assert by_day["Fri"]["change_failures"] == 1
+        assert by_day["Sat"]["deployments"] == 0
+        assert report["by_hour"][21]["deployments"] == 1
