@@ -142,15 +142,25 @@ class DeliveryWeekSerializer(DeliveryKeysSerializer):
     week_start = serializers.DateTimeField()
 
 
-class DeliveryWeekdaySerializer(DeliveryKeysSerializer):
+class DeliveryCountsSerializer(serializers.Serializer):
+    deployments = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    change_failures = serializers.IntegerField()
+    change_failure_rate = serializers.FloatField(
+        allow_null=True, help_text="change_failures / completed (0..1)."
+    )
+
+
+class DeliveryWeekdaySerializer(DeliveryCountsSerializer):
     weekday = serializers.CharField()
 
 
-class DeliveryHourSerializer(DeliveryKeysSerializer):
+class DeliveryHourSerializer(DeliveryCountsSerializer):
     hour = serializers.IntegerField(help_text="Local hour (TIME_ZONE) of the deploy's start.")
 
 
-class DeliveryEvidenceSerializer(DeliveryKeysSerializer):
+class DeliveryEvidenceSerializer(DeliveryCountsSerializer):
     evidence = serializers.CharField()
 
 
