@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from metrics import selectors
+from metrics import delivery, selectors
 from metrics.forms import MetricFilterForm
 from metrics.permissions import can_view_metrics
 from opsportal.api.router import router
@@ -118,6 +118,80 @@ class MetricsSerializer(serializers.Serializer):
     definitions = serializers.DictField(child=serializers.CharField())
 
 
+class DeliveryStatsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Deployments counted.")
+    excluded = serializers.IntegerField(help_text="In scope but left out (no commit time; not restored yet).")
+    mean_seconds = serializers.FloatField(allow_null=True)
+    median_seconds = serializers.FloatField(allow_null=True)
+    p90_seconds = serializers.FloatField(allow_null=True)
+
+
+class DeliveryKeysSerializer(serializers.Serializer):
+    deployments = serializers.IntegerField(help_text="Production deployments started.")
+    succeeded = serializers.IntegerField()
+    completed = serializers.IntegerField(help_text="Finished (or running but confirmed as a cause).")
+    change_failures = serializers.IntegerField()
+    change_failure_rate = serializers.FloatField(
+        allow_null=True, help_text="change_failures / completed (0..1)."
+    )
+    lead_time = DeliveryStatsSerializer(help_text=delivery.DEFINITIONS["lead_time_for_changes"])
+    time_to_restore = DeliveryStatsSerializer(help_text=delivery.DEFINITIONS["time_to_restore"])
+
+
+class DeliveryWeekSerializer(DeliveryKeysSerializer):
+    week_start = serializers.DateTimeField()
+
+
+class DeliveryCountsSerializer(serializers.Serializer):
+    deployments = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    change_failures = serializers.IntegerField()
+    change_failure_rate = serializers.FloatField(
+        allow_null=True, help_text="change_failures / completed (0..1)."
+    )
+
+
+class DeliveryWeekdaySerializer(DeliveryCountsSerializer):
+    weekday = serializers.CharField()
+
+
+class DeliveryHourSerializer(DeliveryCountsSerializer):
+    hour = serializers.IntegerField(help_text="Local hour (TIME_ZONE) of the deploy's start.")
+
+
+class DeliveryEvidenceSerializer(DeliveryCountsSerializer):
+    evidence = serializers.CharField()
+
+
+class DeliveryServiceSerializer(DeliveryKeysSerializer):
+    service = serializers.CharField()
+
+
+class DeliveryTeamSerializer(DeliveryKeysSerializer):
+    team = serializers.CharField()
+
+
+class DeliveryFiltersSerializer(serializers.Serializer):
+    team = serializers.IntegerField(allow_null=True)
+    service = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_serializer(many=False)
+class DeliverySerializer(DeliveryKeysSerializer):
+    period = PeriodSerializer()
+    filters = DeliveryFiltersSerializer()
+    deployments_per_day = serializers.FloatField()
+    per_week = WeekCountSerializer(many=True)
+    trends = DeliveryWeekSerializer(many=True, help_text="The last 12 local weeks (period ignored).")
+    by_weekday = DeliveryWeekdaySerializer(many=True)
+    by_hour = DeliveryHourSerializer(many=True)
+    by_readiness = DeliveryEvidenceSerializer(many=True)
+    by_service = DeliveryServiceSerializer(many=True)
+    by_team = DeliveryTeamSerializer(many=True)
+    definitions = serializers.DictField(child=serializers.CharField())
+
+
 FILTER_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATE, description="First day, inclusive (default: 29 days ago)."),
     OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive (default: today)."),
@@ -196,6 +270,18 @@ class MetricsViewSet(viewsets.ViewSet):
     )
     def list(self, request):
         return Response(MetricsSerializer(selectors.report(self._filters(request))).data)
+
+    @extend_schema(
+        summary="Delivery metrics: DORA's four keys with weekday, hour and readiness breakdowns",
+        description="Production deployments started in the period.\n\n"
+        + "\n".join(f"- **{key}**: {text}" for key, text in delivery.DEFINITIONS.items())
+        + "\n\nseverity and detection_source are accepted (the dashboard's filters) and do not apply.",
+        parameters=FILTER_PARAMETERS,
+        responses={200: DeliverySerializer, 400: OpenApiResponse(description="Invalid filter.")},
+    )
+    @action(detail=False, methods=["get"], url_path="delivery", url_name="delivery")
+    def delivery(self, request):
+        return Response(DeliverySerializer(delivery.delivery_report(self._filters(request))).data)
 
     @extend_schema(
         summary="Per-incident metric rows as CSV",

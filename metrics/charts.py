@@ -91,13 +91,20 @@ def _legend(items: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def stacked_bars(
-    title: str, x_labels: Sequence[str], series: dict[str, Sequence[int]], colours: dict[str, str]
+    title: str,
+    x_labels: Sequence[str],
+    series: dict[str, Sequence[int]],
+    colours: dict[str, str],
+    *,
+    unit: str = "incidents",
+    point: str = "Week of {label}",
 ) -> SafeString:
-    """Counts per week stacked by series (e.g. incidents per week by severity)."""
+    """Counts per week stacked by series (e.g. incidents per week by severity); ``unit`` and
+    ``point`` name the counted things and a bar (deploys per weekday: "deploys", "{label}")."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(x_labels))]
     # whole-number gridlines: four steps of a "nice" integer
     y_max = 4 * max(1, math.ceil(_nice_max(max(totals, default=0) / 4)))
-    out = _frame(title, "Incidents", x_labels, y_max, lambda v: f"{v:g}")
+    out = _frame(title, unit.capitalize(), x_labels, y_max, lambda v: f"{v:g}")
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(x_labels), 1)
     bar_w = slot * 0.7
@@ -112,12 +119,12 @@ def stacked_bars(
             y = TOP + plot_h - plot_h * (base + value) / y_max
             out.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colours.get(name, "#98a2b3")}">'
-                f"<title>{escape(f'Week of {label}: {value} {name}')}</title></rect>"
+                f"<title>{escape(f'{point.format(label=label)}: {value} {name}')}</title></rect>"
             )
             base += value
         out.append(
             f'<rect x="{x:.1f}" y="{TOP}" width="{bar_w:.1f}" height="{plot_h}" fill="transparent">'
-            f"<title>{escape(f'Week of {label}: {totals[i]} incidents')}</title></rect>"
+            f"<title>{escape(f'{point.format(label=label)}: {totals[i]} {unit}')}</title></rect>"
         )
     out += _legend([(name, colours.get(name, "#98a2b3")) for name in series])
     out.append("</svg>")

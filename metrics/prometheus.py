@@ -3,14 +3,17 @@ every scrape (a handful of COUNT queries over partial indexes)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from deployments import selectors as deployment_selectors
 from metrics import selectors
 from opsportal import workers
+
+CHANGE_FAILURE_DAYS = 30
 
 
 class PortalCollector:
@@ -50,6 +53,24 @@ class PortalCollector:
             "Unpublished postmortems past their due time.",
             value=selectors.overdue_postmortem_count(self.now),
         )
+
+        deployments = CounterMetricFamily(
+            "opsportal_deployments",
+            "Production deployments reported, by service and outcome (running, succeeded, failed, rolled_back).",
+            labels=["service", "outcome"],
+        )
+        for (service, outcome), count in sorted(deployment_selectors.counts_by_service_and_status().items()):
+            deployments.add_metric([service, outcome], count)
+        yield deployments
+        ratio = GaugeMetricFamily(
+            "opsportal_change_failure_ratio",
+            "Change failures / completed production deployments started in the last 30 days, by service.",
+            labels=["service"],
+        )
+        since = self.now - timedelta(days=CHANGE_FAILURE_DAYS)
+        for service, (failures, n) in sorted(deployment_selectors.change_failure_ratios(since).items()):
+            ratio.add_metric([service], round(failures / n, 6) if n else 0.0)
+        yield ratio
 
         outbox = selectors.notification_outbox(self.now)
         depth = GaugeMetricFamily(

@@ -61,6 +61,8 @@ GET /api/v1/api-tokens/{id}/                    -  -  -  o  o  o  r
 GET /api/v1/calendar-feeds/                     -  -  -  o  o  o  o
 GET /api/v1/check-ins/                          -  -  -  y  y  y  y
 GET /api/v1/check-ins/{id}/                     -  -  -  r  r  r  r
+GET /api/v1/deployments/                        -  -  -  r  r  r  r
+GET /api/v1/deployments/{id}/                   -  -  -  r  r  r  r
 GET /api/v1/escalation-policies/                -  -  -  r  r  r  r
 GET /api/v1/escalation-policies/{id}/           -  -  -  r  r  r  r
 GET /api/v1/escalations/                        -  -  o  o  o  o  o
@@ -73,6 +75,7 @@ GET /api/v1/incidents/{id}/updates/             -  -  -  r  r  r  r
 GET /api/v1/maintenance-windows/                -  -  -  r  -  r  r
 GET /api/v1/maintenance-windows/{id}/           -  -  -  r  -  r  r
 GET /api/v1/metrics/                            -  -  -  y  y  y  y
+GET /api/v1/metrics/delivery/                   -  -  -  y  y  y  y
 GET /api/v1/metrics/export/                     -  -  -  y  y  y  y
 GET /api/v1/oncall/                             -  -  -  y  y  y  y
 GET /api/v1/pages/                              -  -  -  r  -  r  r
@@ -133,6 +136,8 @@ POST /api/v1/api-tokens/                        -  -  -  y  y  y  y
 POST /api/v1/api-tokens/{id}/revoke/            -  -  -  o  o  o  y
 POST /api/v1/calendar-feeds/                    -  -  -  y  y  y  y
 POST /api/v1/calendar-feeds/{id}/revoke/        -  -  -  o  o  o  o
+POST /api/v1/deployments/                       -  -  -  y  y  y  y
+POST /api/v1/deployments/{id}/finish/           -  -  -  y  y  y  y
 POST /api/v1/escalation-policies/               -  -  -  -  -  y  y
 POST /api/v1/escalations/                       -  -  y  y  y  y  y
 POST /api/v1/incidents/                         -  -  -  y  -  y  y
@@ -211,6 +216,7 @@ axes.accesslog                                 -  -  -  -         -         lvh 
 catalog.service                                -  -  -  lvh       lvh       lvhaed    lvhaed
 catalog.team                                   -  -  -  lvh       lvh       lvhaed    lvhaed
 chat.incidentchannel                           -  -  -  lvh       lvh       lvh       lvh
+deployments.deployment                         -  -  -  lvh       lvh       lvh       lvh
 django_celery_beat.crontabschedule             -  -  -  -         -         lvh       lvha
 django_celery_beat.intervalschedule            -  -  -  -         -         lvh       lvha
 django_celery_beat.periodictask                -  -  -  -         -         lvhe      lvhe

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "probes",
     # layer 4
     "readiness",
+    "deployments",
     # layer 5
     "metrics",
     "operations",

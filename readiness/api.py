@@ -106,6 +106,17 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         return selectors.window_warnings(obj)
 
 
+class LastDeploySerializer(serializers.Serializer):
+    service = serializers.CharField(help_text="Service slug.")
+    deployment = serializers.IntegerField(allow_null=True)
+    version = serializers.CharField(allow_null=True)
+    status = serializers.CharField(
+        allow_null=True, help_text="running, succeeded, failed or rolled_back; null: never deployed."
+    )
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class GateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["go", "no-go"])
     reasons = serializers.ListField(child=serializers.CharField())
@@ -113,6 +124,9 @@ class GateSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     release = serializers.IntegerField()
     status = serializers.CharField()
+    last_deploys = LastDeploySerializer(
+        many=True, help_text="Each service's last production deploy and its outcome."
+    )
 
 
 class ItemUpdateSerializer(serializers.Serializer):
@@ -224,6 +238,7 @@ class ReleaseViewSet(
                 "checked_at": result.checked_at,
                 "release": release.pk,
                 "status": release.status,
+                "last_deploys": result.last_deploys,
             }
         )
 

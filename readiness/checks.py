@@ -19,7 +19,7 @@ from oncall import rotation
 from oncall import selectors as oncall_selectors
 from oncall.models import Schedule
 from probes.models import Probe
-from readiness import conf
+from readiness import conf, hooks
 from readiness.models import Release, ReviewItem, Risk
 from runbooks.models import Runbook
 
@@ -105,6 +105,11 @@ def probe_coverage(release: Release, *, now: datetime, item=None) -> list[str]:
 @register("rollback_tested", "Rollback tested recently, with evidence")
 def rollback_tested(release: Release, *, now: datetime, item=None) -> list[str]:
     max_age = conf.rollback_test_max_age()
+    real = hooks.last_real_rollback(release) if hooks.last_real_rollback else None
+    if real is not None and now - max_age <= real[0] <= now and release.rollback_plan.strip():
+        # A real rollback of one of its services is the best evidence there is (recorded
+        # by a pipeline, not typed in): it passes without a test date.
+        return []
     if release.rollback_tested_at is None:
         return ["rollback was never tested"]
     reasons = []

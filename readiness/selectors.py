@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from opsportal import timeutil
 from opsportal.parsing import parse_id
-from readiness import checks, conf
+from readiness import checks, conf, hooks
 from readiness.models import ReadinessReview, Release, ReviewItem, Signature
 from readiness.permissions import RELEASE_LEAD_SLOT, manager_slot
 
@@ -209,6 +209,8 @@ class GateResult:
     warnings: list[str]
     checked_at: datetime
     checks: dict[str, list[str]] = field(default_factory=dict)
+    # each service's last deploy (filled by deployments through readiness.hooks)
+    last_deploys: list[dict] = field(default_factory=list)
 
 
 def gate(release: Release, *, now: datetime | None = None) -> GateResult:
@@ -255,7 +257,9 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
         elif now >= release.window_end:
             reasons.append(f"deploy window closed at {release.window_end:%Y-%m-%d %H:%M} UTC")
     reasons = list(dict.fromkeys(reasons))
-    return GateResult("no-go" if reasons else "go", reasons, window_warnings(release), now, live)
+    last = hooks.last_deploys(release) if hooks.last_deploys else []
+    warnings = window_warnings(release) + (hooks.gate_warnings(release, now) if hooks.gate_warnings else [])
+    return GateResult("no-go" if reasons else "go", reasons, warnings, now, live, last)
 
 
 def window_warnings(release: Release) -> list[str]:

@@ -23,7 +23,7 @@ from simple_history.utils import bulk_create_with_history
 from accounts.permissions import is_release_lead
 from catalog.models import Service
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
-from readiness import checks, permissions, selectors
+from readiness import checks, hooks, permissions, selectors
 from readiness.models import (
     RISK_ORDER,
     ReadinessReview,
@@ -377,6 +377,9 @@ def _move(release: Release, actor, *, allowed_from: tuple, to: str, verb: str) -
     if locked.status not in allowed_from:
         raise Conflict(f"A {locked.get_status_display().lower()} release cannot be marked {verb}.")
     _transition(locked, to)
+    if to in (Release.Status.SHIPPED, Release.Status.ROLLED_BACK):
+        # deployments records (or finishes) the release's deployment in this transaction
+        hooks.release_moved.send(Release, release=locked, status=to, actor=actor, at=locked.status_changed_at)
     release.refresh_from_db()
     return release
 

@@ -73,6 +73,11 @@ ERROR_COMPONENTS = {
             "detail": {"type": "string"},
             "referenced_by": {"type": "array", "items": {"$ref": "#/components/schemas/ReferencingObject"}},
             "referenced_by_count": {"type": "integer"},
+            "status": {
+                "type": "string",
+                "nullable": True,
+                "description": "The object's current state, where the refusal is about it (null: no such object).",
+            },
         },
         "additionalProperties": {"type": "array", "items": {"type": "string"}},
     },
