@@ -106,6 +106,21 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         return selectors.window_warnings(obj)
 
 
+class GateBudgetSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    slo = serializers.CharField()
+    slo_id = serializers.IntegerField()
+    objective = serializers.FloatField(help_text="Percent, e.g. 99.9.")
+    window = serializers.CharField()
+    sli = serializers.FloatField(allow_null=True, help_text="Good / total over the window; null: no data.")
+    budget_remaining = serializers.FloatField(
+        allow_null=True, help_text="Fraction of the error budget left (negative: overspent); null: no data."
+    )
+    burn_rate_1h = serializers.FloatField(allow_null=True)
+    good = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
 class GateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["go", "no-go"])
     reasons = serializers.ListField(child=serializers.CharField())
@@ -113,6 +128,7 @@ class GateSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     release = serializers.IntegerField()
     status = serializers.CharField()
+    budgets = GateBudgetSerializer(many=True, help_text="Error budgets of the release's services (SLOs).")
 
 
 class ItemUpdateSerializer(serializers.Serializer):
@@ -224,6 +240,7 @@ class ReleaseViewSet(
                 "checked_at": result.checked_at,
                 "release": release.pk,
                 "status": release.status,
+                "budgets": result.budgets,
             }
         )
 

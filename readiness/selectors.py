@@ -209,6 +209,7 @@ class GateResult:
     warnings: list[str]
     checked_at: datetime
     checks: dict[str, list[str]] = field(default_factory=dict)
+    budgets: list[dict] = field(default_factory=list)
 
 
 def gate(release: Release, *, now: datetime | None = None) -> GateResult:
@@ -255,7 +256,8 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
         elif now >= release.window_end:
             reasons.append(f"deploy window closed at {release.window_end:%Y-%m-%d %H:%M} UTC")
     reasons = list(dict.fromkeys(reasons))
-    return GateResult("no-go" if reasons else "go", reasons, window_warnings(release), now, live)
+    budgets = checks.budget_figures(release, now=now)
+    return GateResult("no-go" if reasons else "go", reasons, window_warnings(release), now, live, budgets)
 
 
 def window_warnings(release: Release) -> list[str]:
