@@ -170,8 +170,8 @@ class SLIHour(models.Model):  # noqa: DJ008 - counter rows, never shown
 class BurnAlert(models.Model):
     """One burn of an SLO's error budget at one severity: opened by the sweep when a rule's long
     and short windows both burn faster than its factor, resolved when no rule of the severity
-    fires any more. A re-fire whose burn began before the last resolution reopens that alert
-    (same burn: no second page)."""
+    fires any more. A re-fire while the last alert's burn start is still inside the firing
+    rule's long window reopens that alert (same burn: no second page)."""
 
     class Severity(models.TextChoices):
         PAGE = "page", "Page"

@@ -44,12 +44,13 @@ def window_sums(
     minute_filters, hour_filters = [], []
     for i, key in enumerate(keys):
         pieces, hours = engine.split_range(*_range(key, now))
-        q = Q()
-        for a, b in pieces:
-            q |= Q(minute__gte=a, minute__lt=b)
-        minute_filters.append(q)
-        minute_aggs[f"g{i}"] = Sum("good", filter=q)
-        minute_aggs[f"t{i}"] = Sum("total", filter=q)
+        if pieces:  # (an empty Q() as a filter would sum every row)
+            q = Q()
+            for a, b in pieces:
+                q |= Q(minute__gte=a, minute__lt=b)
+            minute_filters.append(q)
+            minute_aggs[f"g{i}"] = Sum("good", filter=q)
+            minute_aggs[f"t{i}"] = Sum("total", filter=q)
         if hours is not None:
             hq = Q(hour__gte=hours[0], hour__lt=hours[1])
             hour_filters.append(hq)
@@ -209,13 +210,14 @@ def budget_series(slo: SLO, start: datetime, end: datetime) -> dict:
     def bucket(at: datetime) -> datetime:
         return at.replace(hour=0, minute=0) if daily else at.replace(minute=0)
 
-    q = Q()
-    for a, b in pieces:
-        q |= Q(minute__gte=a, minute__lt=b)
-    for m, g, t in SLIMinute.objects.filter(q, slo=slo).values_list("minute", "good", "total"):
-        cell = buckets[bucket(m)]
-        cell[0] += g
-        cell[1] += t
+    if pieces:
+        q = Q()
+        for a, b in pieces:
+            q |= Q(minute__gte=a, minute__lt=b)
+        for m, g, t in SLIMinute.objects.filter(q, slo=slo).values_list("minute", "good", "total"):
+            cell = buckets[bucket(m)]
+            cell[0] += g
+            cell[1] += t
     if hours is not None:
         hour_rows = SLIHour.objects.filter(slo=slo, hour__gte=hours[0], hour__lt=hours[1])
         if daily:

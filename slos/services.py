@@ -5,8 +5,9 @@ The sweep (``slos.sweep`` every minute, :func:`sweep`) reads every active SLO's 
 constant number of queries (``selectors.window_sums``), then for each SLO and severity:
 
 - a rule fires (long AND short window burn faster than its factor) and no alert is open: the
-  burn's start is found (``engine.burn_start``); if it began before the last alert of that
-  severity was resolved it is the same burn - that alert is reopened and nobody is paged again;
+  burn's start is found (``engine.burn_start``); if the last alert of that severity was
+  resolved but its burn began inside the firing rule's long window, it is the same burn
+  flaring again - that alert is reopened and the team gets an update, nobody is paged twice;
   otherwise a new alert opens. A page alert pages on-call through ``oncall.services.open_page``
   (deduplicated per alert) and, with ``open_incident``, declares an incident (detection source
   ``slo``, detected = started = the burn's start). A ticket alert notifies the owning team
@@ -287,11 +288,21 @@ def _fire(st: selectors.Status, firing: engine.Firing, *, now: datetime) -> str:
     )
     started = engine.burn_start(series, now=now, rule=rule, objective=slo.objective) or floor_minute(now)
     last = BurnAlert.objects.filter(slo=slo, severity=rule.severity).order_by("-detected_at", "-pk").first()
-    if last is not None and last.status == BurnAlert.Status.RESOLVED and started <= last.resolved_at:
-        # the same burn flaring again: reopen, page nobody twice
+    if (
+        last is not None
+        and last.status == BurnAlert.Status.RESOLVED
+        and last.burn_started_at >= floor_minute(now) - rule.long_minutes * MINUTE
+    ):
+        # The burn that opened the last alert is still inside this rule's long window: the same
+        # burn flaring again. Reopen it and tell the team (an update, not a second page).
         updated = BurnAlert.objects.filter(pk=last.pk, status=BurnAlert.Status.RESOLVED).update(
             status=BurnAlert.Status.OPEN, resolved_at=None, refired_count=last.refired_count + 1
         )
+        if updated:
+            last.refresh_from_db()
+            context = _context(last, st)
+            context["title"] = "Flaring again: " + context["title"]
+            _notify(last, st, kind="update", template="slos/burn", context=context)
         return "reopened" if updated else "opened"
     try:
         with transaction.atomic():
