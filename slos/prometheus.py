@@ -12,6 +12,7 @@ Differences instead of ``increase()`` keep the arithmetic exact (no extrapolatio
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -62,8 +63,12 @@ def range_query(query: str, start: datetime, end: datetime, step: int) -> dict[d
             raise PrometheusError(f"Prometheus address refused by the outbound guard: {exc}") from exc
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus unreachable: {exc.__class__.__name__}: {exc}") from exc
+        if answer.truncated:
+            raise PrometheusError("Prometheus's answer is larger than 64 MiB: narrow the query.")
         try:
-            body = answer.json()
+            body = json.loads(answer.content)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
         except ValueError as exc:
             raise PrometheusError(
                 f"Prometheus answered {answer.status_code} without JSON: {answer.excerpt()}"
