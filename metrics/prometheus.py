@@ -11,6 +11,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from metrics import selectors
 from opsportal import workers
+from slos import metrics as slo_metrics
 
 
 class PortalCollector:
@@ -29,6 +30,8 @@ class PortalCollector:
         for state, count in selectors.probe_counts().items():
             probes.add_metric([state], count)
         yield probes
+
+        yield from slo_metrics.families(self.now)
 
         yield GaugeMetricFamily(
             "opsportal_pages_awaiting_ack",
