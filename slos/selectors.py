@@ -265,3 +265,20 @@ def preview(slo: SLO, probes, *, now: datetime) -> Budget:
         threshold=slo.latency_threshold_ms,
     )  # fmt: skip
     return Budget(sum(g for g, _ in minutes.values()), sum(t for _, t in minutes.values()), slo.objective)
+
+
+def daily_counts(
+    slo_ids: list[int], start: datetime, end: datetime
+) -> dict[tuple[int, object], tuple[int, int]]:
+    """(slo id, UTC date) -> (total, good) over whole hours in [start, end) (the status page's
+    uptime bars). One query."""
+    if not slo_ids:
+        return {}
+    rows = (
+        SLIHour.objects.filter(slo_id__in=slo_ids, hour__gte=start, hour__lt=end)
+        .annotate(day=TruncDay("hour", tzinfo=UTC))
+        .values("slo_id", "day")
+        .annotate(g=Sum("good"), t=Sum("total"))
+        .order_by()
+    )
+    return {(row["slo_id"], row["day"].date()): (row["t"], row["g"]) for row in rows}
