@@ -105,3 +105,18 @@ def test_list_query_count_does_not_grow(api_as, manager, django_assert_max_num_q
     with django_assert_max_num_queries(8):
         r = client.get("/api/v1/slo-burn-alerts/")
     assert r.status_code == 200
+
+
+def test_the_service_page_shows_its_slos(client, manager):
+    slo = make_slo(objective="99", name="Checkout requests")
+    write(
+        slo,
+        steady(timezone.now().replace(second=0, microsecond=0) - timedelta(hours=1), 30, total=100, bad=1),
+    )
+    client.force_login(manager)
+    r = client.get(f"/admin/catalog/service/{slo.service.pk}/change/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="service-slos"' in html
+    assert "Checkout requests" in html
+    assert "0 % of the 28-day event budget left" in html
