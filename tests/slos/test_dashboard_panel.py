@@ -24,9 +24,9 @@ def test_panel_is_worst_first_with_a_constant_query_count(manager, django_assert
         write(slo, steady(now - timedelta(days=2), 2 * 1440, total=10, bad=0))
         write(slo, {now - timedelta(hours=3): (10 - min(i, 10), 10)})
     # the viewer's permissions (2: user and group permissions, cached after), SLOs with service
-    # and team (1), window sums over hours and edge minutes (2), open alerts (1), burn-down
-    # series of the rows shown (1)
-    with django_assert_num_queries(7):
+    # and team (1), window sums: whole hours (1) and the edge minutes (2 clusters: the last hour,
+    # the 28-day window's leading edge), open alerts (1), burn-down series of the rows shown (1)
+    with django_assert_num_queries(8):
         panel = dashboard.panel(_Request(manager), now=now)
     rows = panel["rows"]
     assert len(rows) == min(count, dashboard.PANEL_ROWS)
