@@ -7,12 +7,14 @@ edges), so the sweep's query count does not grow with SLOs, windows or rows.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDay
 
@@ -20,6 +22,8 @@ from slos import engine
 from slos.engine import MINUTE, Budget, Rule, floor_minute
 from slos.models import SLO, BurnAlert, SLIHour, SLIMinute
 from slos.rollups import minutes_for_probes
+
+log = logging.getLogger(__name__)
 
 WindowKey = str | int  # a window name ("7d", "28d", "30d", "month") or a length in minutes
 
@@ -292,3 +296,44 @@ def daily_counts(
         .order_by()
     )
     return {(row["slo_id"], row["day"].date()): (row["t"], row["g"]) for row in rows}
+
+
+# The sweep leaves every active SLO's figures here each minute; the dashboard panel reads them
+# instead of summing 28 days of rollups again (and computes them itself when the snapshot is
+# missing, older than SNAPSHOT_MAX_AGE or about another set of SLOs).
+SNAPSHOT_KEY = "slos:statuses"
+SNAPSHOT_MAX_AGE = timedelta(minutes=2)
+
+
+def store_snapshot(statuses_: list[Status], now: datetime) -> None:
+    rows = {st.slo.pk: (st.budget.good, st.budget.total, *st.windows.get(60, (0, 0))) for st in statuses_}
+    try:
+        cache.set(SNAPSHOT_KEY, {"at": now, "rows": rows}, timeout=300)
+    except Exception:
+        log.warning("SLO snapshot not stored (cache unavailable)")
+
+
+def statuses_from_snapshot(slos: list[SLO], now: datetime) -> list[Status] | None:
+    try:
+        snap = cache.get(SNAPSHOT_KEY)
+    except Exception:
+        return None
+    if not snap or not (timedelta(0) <= now - snap["at"] <= SNAPSHOT_MAX_AGE):
+        return None
+    rows = snap["rows"]
+    if set(rows) != {s.pk for s in slos}:
+        return None
+    alerts = defaultdict(list)
+    for alert in BurnAlert.objects.filter(slo__in=[s.pk for s in slos], status=BurnAlert.Status.OPEN):
+        alerts[alert.slo_id].append(alert)
+    out = []
+    for s in slos:
+        g, t, g1, t1 = rows[s.pk]
+        out.append(
+            Status(
+                slo=s, budget=Budget(g, t, s.objective), burn_1h=engine.burn_rate(g1, t1, s.objective),
+                windows={s.window: (g, t), 60: (g1, t1)}, open_alerts=alerts.get(s.pk, []),
+            )
+        )  # fmt: skip
+    out.sort(key=lambda st: st.sort_key)
+    return out

@@ -260,7 +260,9 @@ def sweep(*, now: datetime | None = None, sync: bool = True) -> dict[str, int]:
     if sync:
         sync_all_prometheus(now=now)
     counts = {"opened": 0, "reopened": 0, "resolved": 0}
-    for st in selectors.statuses(now=now, with_rule_windows=True):
+    statuses = selectors.statuses(now=now, with_rule_windows=True)
+    selectors.store_snapshot(statuses, now)
+    for st in statuses:
         slo = st.slo
         rules = selectors.rules(slo)
         firing = engine.firing_rules(

@@ -37,3 +37,24 @@ def test_panel_is_worst_first_with_a_constant_query_count(manager, django_assert
 
 def test_panel_is_hidden_from_people_without_slo_access(support_user):
     assert dashboard.panel(_Request(support_user)) == {"visible": False}
+
+
+def test_panel_reads_the_last_sweeps_snapshot(manager, django_assert_num_queries):
+    from django.core.cache import cache
+
+    from slos import selectors, services
+
+    cache.delete(selectors.SNAPSHOT_KEY)
+    now = timezone.now().replace(second=0, microsecond=0)
+    slo = make_slo(objective="99", name="Snap")
+    write(slo, steady(now - timedelta(hours=2), 120, total=10, bad=0))
+    write(slo, {now - timedelta(minutes=30): (5, 10)})
+    services.sweep(now=now, sync=False)
+    # permissions (2), SLOs (1), open alerts (1), burn-down (1): no window sums
+    with django_assert_num_queries(5):
+        panel = dashboard.panel(_Request(manager), now=now + timedelta(seconds=30))
+    assert panel["rows"][0]["remaining"] == selectors.fmt_pct(1 - 5 / (0.01 * 1200))
+    # stale snapshot: computed again - SLOs, window sums (3), open alerts, burn-down (permissions cached)
+    with django_assert_num_queries(6):
+        dashboard.panel(_Request(manager), now=now + timedelta(minutes=3))
+    cache.delete(selectors.SNAPSHOT_KEY)
