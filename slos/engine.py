@@ -8,8 +8,7 @@ Definitions (``docs/slos.md``):
   SLI = ``good / total``; budget consumed = ``bad / (a * total)``; remaining = ``1 - consumed``
   (negative when overspent). No events: SLI, consumed and remaining are ``None`` ("no data")
   and the budget is untouched. ``O = 100``: ``a = 0``, so any bad event exhausts the budget
-  (consumed = infinity, remaining = -infinity is reported as ``remaining = 0``... see
-  :func:`budget`).
+  (consumed = infinity, remaining reported as ``0.0``).
 - burn rate over a window = (bad / total) / a: 1x spends exactly the budget over the SLO
   window, 14.4x spends 2 % of a 30-day budget in one hour. ``None`` without events;
   ``math.inf`` when ``a = 0`` and there is a bad event.
