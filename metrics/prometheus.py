@@ -12,6 +12,7 @@ from prometheus_client.registry import CollectorRegistry
 from deployments import selectors as deployment_selectors
 from metrics import selectors
 from opsportal import workers
+from slos import metrics as slo_metrics
 
 CHANGE_FAILURE_DAYS = 30
 
@@ -32,6 +33,8 @@ class PortalCollector:
         for state, count in selectors.probe_counts().items():
             probes.add_metric([state], count)
         yield probes
+
+        yield from slo_metrics.families(self.now)
 
         yield GaugeMetricFamily(
             "opsportal_pages_awaiting_ack",

@@ -53,6 +53,7 @@ DELETE /api/v1/schedule-overrides/{id}/         -  -  -  -  -  y  y
 DELETE /api/v1/schedules/{id}/                  -  -  -  -  -  y  y
 DELETE /api/v1/service-links/{id}/              -  -  -  -  -  y  y
 DELETE /api/v1/services/{id}/                   -  -  -  -  -  y  y
+DELETE /api/v1/slos/{id}/                       -  -  -  -  -  y  y
 DELETE /api/v1/teams/{id}/                      -  -  -  -  -  y  y
 GET /api/v1/action-items/                       -  -  -  r  r  r  r
 GET /api/v1/action-items/{id}/                  -  -  -  r  r  r  r
@@ -114,6 +115,11 @@ GET /api/v1/services/                           -  -  -  r  r  r  r
 GET /api/v1/services/{id}/                      -  -  -  r  r  r  r
 GET /api/v1/severities/                         -  -  -  r  r  r  r
 GET /api/v1/severities/{id}/                    -  -  -  r  r  r  r
+GET /api/v1/slo-burn-alerts/                    -  -  -  r  r  r  r
+GET /api/v1/slo-burn-alerts/{id}/               -  -  -  r  r  r  r
+GET /api/v1/slos/                               -  -  -  r  r  r  r
+GET /api/v1/slos/{id}/                          -  -  -  r  r  r  r
+GET /api/v1/slos/{id}/budget/                   -  -  -  r  r  r  r
 GET /api/v1/teams/                              -  -  -  r  r  r  r
 GET /api/v1/teams/{id}/                         -  -  -  r  r  r  r
 PATCH /api/v1/action-items/{id}/                -  -  -  y  -  y  y
@@ -129,6 +135,7 @@ PATCH /api/v1/schedules/{id}/                   -  -  -  -  -  y  y
 PATCH /api/v1/service-links/{id}/               -  -  -  -  -  y  y
 PATCH /api/v1/services/{id}/                    -  -  -  -  -  y  y
 PATCH /api/v1/severities/{id}/                  -  -  -  -  -  y  y
+PATCH /api/v1/slos/{id}/                        -  -  -  -  -  y  y
 PATCH /api/v1/teams/{id}/                       -  -  -  -  -  y  y
 POST /api/v1/action-items/                      -  -  -  y  -  y  y
 POST /api/v1/action-items/{id}/status/          -  -  -  y  -  y  y
@@ -186,6 +193,8 @@ POST /api/v1/schedule-overrides/                -  -  -  y  -  y  y
 POST /api/v1/schedules/                         -  -  -  -  -  y  y
 POST /api/v1/service-links/                     -  -  -  -  -  y  y
 POST /api/v1/services/                          -  -  -  -  -  y  y
+POST /api/v1/slos/                              -  -  -  -  -  y  y
+POST /api/v1/slos/{id}/events/                  -  -  -  y  -  y  y
 POST /api/v1/teams/                             -  -  -  -  -  y  y
 PUT /api/v1/escalation-policies/{id}/           -  -  -  -  -  y  y
 PUT /api/v1/incidents/{id}/                     -  -  -  y  -  y  y
@@ -198,6 +207,7 @@ PUT /api/v1/schedules/{id}/                     -  -  -  -  -  y  y
 PUT /api/v1/service-links/{id}/                 -  -  -  -  -  y  y
 PUT /api/v1/services/{id}/                      -  -  -  -  -  y  y
 PUT /api/v1/severities/{id}/                    -  -  -  -  -  y  y
+PUT /api/v1/slos/{id}/                          -  -  -  -  -  y  y
 PUT /api/v1/teams/{id}/                         -  -  -  -  -  y  y
 """
 
@@ -271,6 +281,8 @@ reminders.ruleconfig                           -  -  -  -         -         lvhe
 runbooks.runbook                               -  -  -  lvhae     lvh       lvhaed    lvhaed
 runbooks.runbook:mark_reviewed                 -  -  -  y         -         y         y
 runbooks.runbook:record_test                   -  -  -  y         -         y         y
+slos.burnalert                                 -  -  -  lvh       lvh       lvh       lvh
+slos.slo                                       -  -  -  lvh       lvh       lvhaed    lvhaed
 status.component                               -  -  -  lvhe      -         lvhaed    lvhaed
 status.publicincident                          -  -  -  lvh       -         lvhae     lvhae
 status.publicincident:make_not_public          -  -  -  -         -         y         y

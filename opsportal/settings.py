@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "postmortems",
     # layer 3
     "probes",
+    "slos",
     # layer 4
     "readiness",
     "deployments",
@@ -333,11 +334,10 @@ CELERY_TASK_ROUTES = {
     "opsportal.ping": {"queue": "critical"},
     "notifications.*": {"queue": "critical"},
     "oncall.*": {"queue": "critical"},
-    "escalations.*": {"queue": "critical"},
-    "chat.*": {
-        "queue": "critical"
-    },  # page buttons and incident channels  # paging on-call for a customer report
+    "escalations.*": {"queue": "critical"},  # paging on-call for a customer report
+    "chat.*": {"queue": "critical"},  # page buttons and incident channels
     "probes.*": {"queue": "probes"},
+    "slos.*": {"queue": "critical"},  # burn-rate pages
 }
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -500,3 +500,14 @@ MATTERMOST_BOT_TOKEN = envparse.get_str("MATTERMOST_BOT_TOKEN", "") or ""
 MATTERMOST_TEAM_ID = envparse.get_str("MATTERMOST_TEAM_ID", "") or ""
 MATTERMOST_TEAM_NAME = envparse.get_str("MATTERMOST_TEAM_NAME", "") or ""
 MATTERMOST_COMMAND_TOKEN = envparse.get_str("MATTERMOST_COMMAND_TOKEN", "") or ""
+# SLOs (docs/slos.md): the Prometheus server Prometheus SLIs are read from (through the
+# outbound guard: a private address must be inside OUTBOUND_ALLOWED_NETWORKS).
+PROMETHEUS_URL = envparse.get_str("PROMETHEUS_URL", "") or ""
+PROMETHEUS_BEARER_TOKEN = envparse.get_str("PROMETHEUS_BEARER_TOKEN", "") or ""
+if "PROMETHEUS_TIMEOUT_SECONDS" in _os.environ:
+    PROMETHEUS_TIMEOUT_SECONDS = envparse.get_int("PROMETHEUS_TIMEOUT_SECONDS", 10, minimum=1)
+if "SLO_BUDGET_GATE_MIN_REMAINING" in _os.environ:
+    try:
+        SLO_BUDGET_GATE_MIN_REMAINING = float(_os.environ["SLO_BUDGET_GATE_MIN_REMAINING"])
+    except ValueError:
+        raise ImproperlyConfigured("SLO_BUDGET_GATE_MIN_REMAINING is a fraction such as 0.1.") from None

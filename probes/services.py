@@ -32,7 +32,7 @@ from notifications import outbound
 from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
 from opsportal.links import absolute_url
 from opsportal.text import strip_control_characters
-from probes import conf, engine, permissions
+from probes import conf, engine, permissions, signals
 from probes.models import MaintenanceWindow, Probe, ProbeAlert, ProbeEvent, ProbeResult
 
 log = logging.getLogger(__name__)
@@ -403,6 +403,7 @@ def record_outcomes(*, outcomes: list[engine.Outcome], lease_token: uuidlib.UUID
                 probe.state, probe.state_changed_at = new, out.checked_at
         changed.append(probe)
     ProbeResult.objects.bulk_create(results, batch_size=500)
+    signals.results_recorded.send(sender=ProbeResult, results=results)
     _bulk_write(
         changed,
         ["state", "state_changed_at", "consecutive_failures", "consecutive_successes", "last_ok_at",

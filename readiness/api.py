@@ -117,6 +117,21 @@ class LastDeploySerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class GateBudgetSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    slo = serializers.CharField()
+    slo_id = serializers.IntegerField()
+    objective = serializers.FloatField(help_text="Percent, e.g. 99.9.")
+    window = serializers.CharField()
+    sli = serializers.FloatField(allow_null=True, help_text="Good / total over the window; null: no data.")
+    budget_remaining = serializers.FloatField(
+        allow_null=True, help_text="Fraction of the error budget left (negative: overspent); null: no data."
+    )
+    burn_rate_1h = serializers.FloatField(allow_null=True)
+    good = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
 class GateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["go", "no-go"])
     reasons = serializers.ListField(child=serializers.CharField())
@@ -127,6 +142,7 @@ class GateSerializer(serializers.Serializer):
     last_deploys = LastDeploySerializer(
         many=True, help_text="Each service's last production deploy and its outcome."
     )
+    budgets = GateBudgetSerializer(many=True, help_text="Error budgets of the release's services (SLOs).")
 
 
 class ItemUpdateSerializer(serializers.Serializer):
@@ -239,6 +255,7 @@ class ReleaseViewSet(
                 "release": release.pk,
                 "status": release.status,
                 "last_deploys": result.last_deploys,
+                "budgets": result.budgets,
             }
         )
 

@@ -22,6 +22,8 @@ from probes.models import Probe
 from readiness import conf, hooks
 from readiness.models import Release, ReviewItem, Risk
 from runbooks.models import Runbook
+from slos import conf as slo_conf
+from slos import selectors as slo_selectors
 
 CheckFn = Callable[..., list[str]]
 
@@ -212,3 +214,50 @@ def rehearsal_done(release: Release, *, now: datetime, item=None) -> list[str]:
         f"high-risk release: no drill incident in the last {conf.rehearsal_max_age().days} days on "
         f"{', '.join(missing)} and no rehearsal evidence on the item"
     ]
+
+
+# Waiving these needs an engineering manager (readiness.services.update_item asks).
+MANAGER_WAIVER_CHECKS = frozenset({"error_budget"})
+
+
+def budget_figures(release: Release, *, now: datetime) -> list[dict]:
+    """The error-budget figures of every active SLO on the release's services (the gate
+    answer carries them): service, SLO, objective, window, SLI, budget remaining, 1 h burn."""
+    ids = [s.pk for s in _services(release)]
+    out = []
+    for services_statuses in slo_selectors.for_services(ids, now=now).values():
+        for st in services_statuses:
+            out.append(
+                {
+                    "service": st.slo.service.slug,
+                    "slo": st.slo.name,
+                    "slo_id": st.slo.pk,
+                    "objective": float(st.slo.objective),
+                    "window": st.slo.window,
+                    "sli": st.budget.sli,
+                    "budget_remaining": st.budget.remaining,
+                    "burn_rate_1h": None if st.burn_1h in (None, float("inf")) else st.burn_1h,
+                    "good": st.budget.good,
+                    "total": st.budget.total,
+                }
+            )
+    return sorted(out, key=lambda f: (f["service"], f["slo"]))
+
+
+@register("error_budget", "Error budget left on every service (SLOs)")
+def error_budget(release: Release, *, now: datetime, item=None) -> list[str]:
+    """Fails for each active SLO of the release's services whose budget is exhausted or below
+    SLO_BUDGET_GATE_MIN_REMAINING (default 10 %). A service without SLOs, or an SLO without
+    data yet, passes (no evidence of unreliability; the probe_coverage check covers coverage)."""
+    minimum = slo_conf.gate_min_remaining()
+    reasons = []
+    ids = [s.pk for s in _services(release)]
+    for statuses in slo_selectors.for_services(ids, now=now).values():
+        for st in statuses:
+            remaining = st.budget.remaining
+            if remaining is None:
+                continue
+            if st.budget.exhausted or remaining < minimum:
+                word = "exhausted" if st.budget.exhausted else f"below the {minimum * 100:g} % minimum"
+                reasons.append(f"{slo_selectors.budget_label(st.slo, st.budget)} - {word}")
+    return sorted(reasons)

@@ -23,6 +23,9 @@ DEFAULT_ITEMS = [
      "Who to call if the rollback does not work, beyond the on-call engineer.", True, False, True, ""),
     ("change-freeze", "No open SEV-1/SEV-2 on the affected services (change freeze)",
      "Drills do not count; resolve or downgrade the incident first.", True, False, False, "no_major_incidents"),
+    ("error-budget", "Error budget left on every service",
+     "Every SLO of the services has budget left (at least SLO_BUDGET_GATE_MIN_REMAINING, default 10 %). "
+     "Waiving it needs an engineering manager.", True, False, False, "error_budget"),
     ("rehearsal", "Tabletop / rehearsal done",
      "Required for high-risk releases: a drill incident on the services, or evidence of a tabletop.",
      False, True, False, "rehearsal_done"),

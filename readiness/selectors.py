@@ -211,6 +211,8 @@ class GateResult:
     checks: dict[str, list[str]] = field(default_factory=dict)
     # each service's last deploy (filled by deployments through readiness.hooks)
     last_deploys: list[dict] = field(default_factory=list)
+    # error budgets of the release's services (SLOs)
+    budgets: list[dict] = field(default_factory=list)
 
 
 def gate(release: Release, *, now: datetime | None = None) -> GateResult:
@@ -259,7 +261,16 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
     reasons = list(dict.fromkeys(reasons))
     last = hooks.last_deploys(release) if hooks.last_deploys else []
     warnings = window_warnings(release) + (hooks.gate_warnings(release, now) if hooks.gate_warnings else [])
-    return GateResult("no-go" if reasons else "go", reasons, warnings, now, live, last)
+    budgets = checks.budget_figures(release, now=now)
+    return GateResult(
+        "no-go" if reasons else "go",
+        reasons,
+        warnings,
+        now,
+        live,
+        last_deploys=last,
+        budgets=budgets,
+    )
 
 
 def window_warnings(release: Release) -> list[str]:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from accounts.permissions import is_release_lead
+from accounts.permissions import is_manager, is_release_lead
 from catalog.models import Service
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from readiness import checks, hooks, permissions, selectors
@@ -274,6 +274,8 @@ def update_item(
     if state == ReviewItem.State.WAIVED:
         if not reason:
             raise InvalidInput("A waiver needs a reason.", field="waiver_reason")
+        if locked.check_key in checks.MANAGER_WAIVER_CHECKS and not is_manager(actor):
+            raise NotAllowed(f"Only an engineering manager may waive '{locked.title}'.")
         locked.waiver_reason, locked.waived_by = reason, actor
     else:
         if reason:

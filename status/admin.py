@@ -28,6 +28,7 @@ class ComponentForm(forms.ModelForm):
             "group",
             "order",
             "public",
+            "uptime_slo",
             "override_status",
             "override_reason",
         ]
@@ -94,6 +95,7 @@ class ComponentAdmin(ServiceHistoryAdmin):
             order=data["order"],
             description=data["description"],
             public=data["public"],
+            uptime_slo=data.get("uptime_slo"),
         )
         return services.set_override(
             component=component,

@@ -71,6 +71,14 @@ class Component(models.Model):
     )
     order = models.PositiveIntegerField(default=100, help_text="Lower comes first (within its group).")
     public = models.BooleanField(default=True, help_text="Shown on the public status page.")
+    uptime_slo = models.ForeignKey(
+        "slos.SLO",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Show uptime from this SLO's SLI (good / all events per day) instead of raw probe counts.",
+    )
     override_status = models.CharField(
         max_length=24,
         choices=ComponentStatus.choices,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, StatusUpdate
 from probes.models import ProbeResult
+from slos import selectors as slo_selectors
 from status.models import STATUS_RANK, Component, ComponentStatus, PublicIncident, ScheduledMaintenance
 
 HISTORY_DAYS = 90
@@ -281,12 +282,19 @@ def daily_history(components, *, now: datetime, days: int = HISTORY_DAYS) -> dic
     )
     for row in rows:
         counts[(row["probe__service_id"], row["day"])] = (row["total"], row["up"])
+    # Components whose uptime comes from an SLO's SLI (slos rollups): one grouped query.
+    slo_counts = slo_selectors.daily_counts(
+        [c.uptime_slo_id for c in components if c.uptime_slo_id], start, end
+    )
 
     result = {}
     for c in components:
         bars, total_all, up_all = [], 0, 0
         for n, d in enumerate(day_list):
-            total, up = counts.get((c.service_id, d), (0, 0))
+            if c.uptime_slo_id:
+                total, up = slo_counts.get((c.uptime_slo_id, d), (0, 0))
+            else:
+                total, up = counts.get((c.service_id, d), (0, 0))
             total_all += total
             up_all += up
             status = worst_by[c.pk][n]

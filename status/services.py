@@ -67,8 +67,10 @@ def save_component(
     order: int = 100,
     description: str = "",
     public: bool = True,
+    uptime_slo=None,
 ) -> Component:
-    """Create or update the public face of ``service``."""
+    """Create or update the public face of ``service``. ``uptime_slo``: an SLO of the same
+    service whose SLI gives the uptime shown (None: raw probe results)."""
     if not permissions.can_publish(actor):
         raise NotAllowed("Only engineering managers configure status page components.")
     name = (name or "").strip()
@@ -84,6 +86,9 @@ def save_component(
     component.order = order
     component.description = (description or "").strip()
     component.public = public
+    if uptime_slo is not None and uptime_slo.service_id != service.pk:
+        raise InvalidInput("The uptime SLO must be one of the component's service.", field="uptime_slo")
+    component.uptime_slo = uptime_slo
     component._change_reason = "Component saved"
     component.save()
     return component

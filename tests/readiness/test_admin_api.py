@@ -168,7 +168,7 @@ def test_api_create_start_items_sign(api_as, world, release_lead):
     assert api.post(f"/api/v1/releases/{pk}/start-review/").status_code == 200
     assert api.post(f"/api/v1/releases/{pk}/start-review/").status_code == 409
     detail = api.get(f"/api/v1/releases/{pk}/").json()
-    assert len(detail["items"]) == 9
+    assert len(detail["items"]) == 10
     assert detail["signatures"] == []
     assert api.post(f"/api/v1/releases/{pk}/sign/").status_code == 409
     for it in detail["items"]:

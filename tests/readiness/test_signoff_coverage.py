@@ -56,7 +56,7 @@ class TestResignThroughTheApi:
         assert sign(client_, release)["status"] == "approved"
         assert gate(client_, release) | {"checked_at": None, "warnings": None} == {
             "decision": "go", "reasons": [], "warnings": None, "checked_at": None,
-            "release": release.pk, "status": "approved",
+            "release": release.pk, "status": "approved", "budgets": [],
         }  # fmt: skip
         item = release.review.items.get(key="escalation-path")
         r = client_.post(
