@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "postmortems",
     # layer 3
     "probes",
+    "alerts",
     # layer 4
     "readiness",
     # layer 5
@@ -473,3 +474,12 @@ for _name in ("OUTBOUND_ALLOWED_NETWORKS", "PROBE_ALLOWED_NETWORKS"):
 for _name in ("PROBE_CA_BUNDLE", "PROBE_PING_RATE"):
     if _os.environ.get(_name):
         globals()[_name] = _os.environ[_name]
+
+
+# --- Alerts (alerts/, docs/alerts.md) ------------------------------------------------------
+# The domain of integration e-mail addresses (<key>@<domain>), served by manage.py alerts_smtp.
+ALERTS_EMAIL_DOMAIN = envparse.get_str("ALERTS_EMAIL_DOMAIN", "alerts.localhost")
+# Raw payloads (every request body, parsed or not) are kept this many days.
+ALERTS_PAYLOAD_RETENTION_DAYS = envparse.get_int("ALERTS_PAYLOAD_RETENTION_DAYS", 30, minimum=1)
+# Larger request bodies are refused with 413 (and not stored).
+ALERTS_MAX_PAYLOAD_BYTES = envparse.get_int("ALERTS_MAX_PAYLOAD_BYTES", 1_048_576, minimum=1024)

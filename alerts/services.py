@@ -1,0 +1,879 @@
+"""Every alerts write: integrations (keys shown once), ingestion (de-duplication, grouping,
+routing, storm protection) and the alert group's life (acknowledge, resolve, take over).
+
+Alerts is layer 3: it pages through ``oncall.services`` and opens incidents or adds timeline
+events through ``incidents.services``; it never writes their rows. Pages it opens have the
+alert group as subject, and the group and its page settle each other: acknowledging or
+resolving the group calls oncall; a page acknowledged or resolved by a person comes back
+through ``oncall.signals`` (``alerts.receivers``).
+
+Concurrency: the partial unique indexes "one open alert per (integration, dedup key)" and "one
+open group per (integration, group key)" decide races. A repeated trigger is one conditional
+UPDATE; a first trigger inserts inside a savepoint and, when a concurrent request inserted
+first, falls back to the update. Only the request that inserted a group pages, so twenty
+identical triggers at once make one alert and one page (tests/alerts/test_race.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from alerts import permissions, sources
+from alerts.models import DEFAULT_SEVERITY_MAP, Alert, AlertGroup, Integration, RawPayload, Severity, Urgency
+from catalog.models import Service
+from incidents import paging as incident_paging
+from incidents import services as incident_services
+from incidents.models import Incident, TimelineEvent
+from incidents.models import Severity as IncidentSeverity
+from notifications.services import notify
+from oncall import selectors as oncall_selectors
+from oncall import services as oncall_services
+from oncall.models import EscalationPolicy, Page
+from opsportal.errors import Conflict, InvalidInput, NotAllowed, ServiceError
+from opsportal.links import absolute_url
+from probes.models import MaintenanceWindow
+from probes.services import window_active
+from runbooks.selectors import runbooks_for_services
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 20  # 160 bits, hex: safe in a URL path and as an e-mail local part
+STORM_WINDOW = timedelta(minutes=1)
+PAGING_DISPOSITIONS = (AlertGroup.Disposition.PAGED, AlertGroup.Disposition.INCIDENT)
+
+
+# --- integrations -----------------------------------------------------------------------------
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key() -> tuple[str, str, str]:
+    key = secrets.token_hex(KEY_BYTES)
+    return key, digest(key), key[:6]
+
+
+def integration_for_key(key: str) -> Integration | None:
+    """The active integration of ``key`` (unknown, malformed or revoked: None)."""
+    if not key or len(key) > 100:
+        return None
+    return (
+        Integration.objects.select_related("service")
+        .filter(key_digest=digest(key.strip().lower()), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def ingest_path(key: str, kind: str) -> str:
+    suffix = {Integration.Kind.PAGERDUTY: "v2/enqueue"}.get(kind, kind)
+    return f"/integrations/{key}/{suffix}"
+
+
+def ingest_url(key: str, kind: str) -> str:
+    return absolute_url(ingest_path(key, kind))
+
+
+def email_address(key: str) -> str:
+    return f"{key}@{settings.ALERTS_EMAIL_DOMAIN}"
+
+
+RULE_KEYS = {"match", "urgency", "service", "policy", "incident_severity", "name"}
+
+
+def validate_integration(integration: Integration) -> None:
+    """Rules, severity map, field mapping and group-by, each refused with its field named."""
+    if integration.kind not in Integration.Kind.values:
+        raise InvalidInput("Choose a kind.", field="kind")
+    if not (integration.name or "").strip():
+        raise InvalidInput("Give the integration a name.", field="name")
+    smap = integration.severity_map
+    if not isinstance(smap, dict):
+        raise InvalidInput("The severity map must be an object of severity -> urgency.", field="severity_map")
+    for sev, urgency in smap.items():
+        if sev not in Severity.values:
+            raise InvalidInput(
+                f"Unknown severity {sev!r} (known: {', '.join(Severity.values)}).", field="severity_map"
+            )
+        if urgency not in Urgency.values:
+            raise InvalidInput(
+                f"Unknown urgency {urgency!r} (known: {', '.join(Urgency.values)}).", field="severity_map"
+            )
+        if urgency == Urgency.INCIDENT and not integration.incident_severity:
+            raise InvalidInput("Urgency 'incident' needs an incident severity.", field="incident_severity")
+    if (
+        integration.incident_severity
+        and not IncidentSeverity.objects.filter(level=integration.incident_severity).exists()
+    ):
+        raise InvalidInput(f"There is no SEV-{integration.incident_severity}.", field="incident_severity")
+    rules = integration.rules
+    if not isinstance(rules, list):
+        raise InvalidInput("Routing rules must be a list of objects.", field="rules")
+    for n, rule in enumerate(rules, start=1):
+        _validate_rule(n, rule, integration)
+    if integration.kind == Integration.Kind.GENERIC:
+        errors = sources.validate_mapping(integration.field_mapping or {})
+        if errors:
+            raise InvalidInput(" ".join(errors), field="field_mapping")
+    elif integration.field_mapping:
+        raise InvalidInput("A field mapping is for generic JSON integrations only.", field="field_mapping")
+    labels = [part.strip() for part in (integration.group_by or "").split(",") if part.strip()]
+    if any(not label.replace("_", "").replace(".", "").replace("-", "").isalnum() for label in labels):
+        raise InvalidInput("Group by: label names separated by commas.", field="group_by")
+    integration.group_by = ",".join(labels)
+    if integration.rate_limit_per_minute < 1:
+        raise InvalidInput("The rate limit must be at least 1 per minute.", field="rate_limit_per_minute")
+    if integration.storm_threshold < 1:
+        raise InvalidInput("The storm threshold must be at least 1.", field="storm_threshold")
+
+
+def _validate_rule(n: int, rule, integration: Integration) -> None:
+    where = f"Rule {n}"
+    if not isinstance(rule, dict):
+        raise InvalidInput(f"{where} must be an object.", field="rules")
+    unknown = set(rule) - RULE_KEYS
+    if unknown:
+        raise InvalidInput(f"{where}: unknown keys {', '.join(sorted(unknown))}.", field="rules")
+    match = rule.get("match", {})
+    if not isinstance(match, dict) or set(match) - {"severity", "labels", "summary_contains"}:
+        raise InvalidInput(f"{where}: match takes severity, labels and summary_contains.", field="rules")
+    sev = match.get("severity")
+    for value in sev if isinstance(sev, list) else ([sev] if sev is not None else []):
+        if value not in Severity.values:
+            raise InvalidInput(f"{where}: unknown severity {value!r}.", field="rules")
+    labels = match.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        for v in labels.values()
+    ):
+        raise InvalidInput(f"{where}: labels must map names to a value or a list of values.", field="rules")
+    urgency = rule.get("urgency")
+    if urgency is not None and urgency not in Urgency.values:
+        raise InvalidInput(f"{where}: urgency must be one of {', '.join(Urgency.values)}.", field="rules")
+    level = rule.get("incident_severity")
+    if level is not None and (
+        not isinstance(level, int) or not IncidentSeverity.objects.filter(level=level).exists()
+    ):
+        raise InvalidInput(f"{where}: there is no SEV-{level}.", field="rules")
+    if urgency == Urgency.INCIDENT and not (level or integration.incident_severity):
+        raise InvalidInput(f"{where}: urgency 'incident' needs an incident severity.", field="rules")
+    for name, model in (("service", Service), ("policy", EscalationPolicy)):
+        value = rule.get(name)
+        if value is not None and (not isinstance(value, int) or not model.objects.filter(pk=value).exists()):
+            raise InvalidInput(f"{where}: no {name} with id {value!r}.", field="rules")
+
+
+CONFIG_FIELDS = ("name", "kind", "rules", "severity_map", "incident_severity", "group_by", "field_mapping",
+                 "rate_limit_per_minute", "storm_threshold")  # fmt: skip
+
+
+@transaction.atomic
+def create_integration(*, actor, service: Service, **fields) -> tuple[Integration, str]:
+    """A new integration and its key, returned once (only its digest is stored)."""
+    if actor is not None and not permissions.can_manage_integrations(actor):
+        raise NotAllowed("Only engineering managers set up alert integrations.")
+    integration = Integration(service=service, created_by=actor)
+    for name, value in fields.items():
+        if name not in CONFIG_FIELDS:
+            raise InvalidInput(f"Unknown field {name}.")
+        setattr(integration, name, value)
+    validate_integration(integration)
+    if Integration.objects.filter(service=service, name=integration.name).exists():
+        raise InvalidInput("This service already has an integration with this name.", field="name")
+    key, integration.key_digest, integration.key_hint = _new_key()
+    integration.save()
+    return integration, key
+
+
+@transaction.atomic
+def update_integration(*, integration: Integration, actor, **fields) -> Integration:
+    if actor is not None and not permissions.can_manage_integrations(actor):
+        raise NotAllowed("Only engineering managers change alert integrations.")
+    locked = Integration.objects.select_for_update().get(pk=integration.pk)
+    for name, value in fields.items():
+        if name not in (*CONFIG_FIELDS, "service"):
+            raise InvalidInput(f"Unknown field {name}.")
+        setattr(locked, name, value)
+    validate_integration(locked)
+    if Integration.objects.filter(service=locked.service, name=locked.name).exclude(pk=locked.pk).exists():
+        raise InvalidInput("This service already has an integration with this name.", field="name")
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def rotate_key(*, integration: Integration, actor) -> str:
+    """A new key; the old one stops working at once. Returned once."""
+    if actor is not None and not permissions.can_manage_integrations(actor):
+        raise NotAllowed("Only engineering managers rotate integration keys.")
+    locked = Integration.objects.select_for_update().get(pk=integration.pk)
+    if locked.revoked_at is not None:
+        raise Conflict("This integration is revoked; create a new one.")
+    key, locked.key_digest, locked.key_hint = _new_key()
+    locked.rotated_at = timezone.now()
+    locked.save(update_fields=["key_digest", "key_hint", "rotated_at"])
+    return key
+
+
+@transaction.atomic
+def revoke_integration(*, integration: Integration, actor) -> Integration:
+    if actor is not None and not permissions.can_manage_integrations(actor):
+        raise NotAllowed("Only engineering managers revoke integrations.")
+    locked = Integration.objects.select_for_update().get(pk=integration.pk)
+    if locked.revoked_at is not None:
+        raise Conflict(f"Already revoked at {locked.revoked_at:%Y-%m-%d %H:%M} UTC.")
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    return locked
+
+
+@transaction.atomic
+def delete_integration(*, integration: Integration, actor) -> None:
+    """Removes its alerts, groups and payloads too (revoking keeps them)."""
+    if actor is not None and not permissions.can_manage_integrations(actor):
+        raise NotAllowed("Only engineering managers delete integrations.")
+    if AlertGroup.objects.filter(integration=integration, status__in=AlertGroup.OPEN).exists():
+        raise Conflict(
+            "The integration has open alert groups: resolve them or revoke the integration instead."
+        )
+    Integration.objects.filter(pk=integration.pk).delete()
+
+
+def try_sample(*, integration: Integration, body: bytes) -> tuple[list[sources.ParsedAlert], list[str]]:
+    """Parse a sample and route each alert, writing nothing: the admin's "test with this
+    sample" button. Returns the parsed alerts and the routing decision of each."""
+    parsed = parse(integration, body)
+    return parsed, [route(integration, p).explanation for p in parsed]
+
+
+# --- parsing and routing ----------------------------------------------------------------------
+
+
+def parse(integration: Integration, body: bytes) -> list[sources.ParsedAlert]:
+    data = sources.load_json(body)
+    kind = integration.kind
+    if kind == Integration.Kind.ALERTMANAGER:
+        return sources.parse_alertmanager(data)
+    if kind == Integration.Kind.GRAFANA:
+        return sources.parse_grafana(data)
+    if kind == Integration.Kind.PAGERDUTY:
+        return sources.parse_pagerduty(data)
+    if kind == Integration.Kind.GENERIC:
+        return sources.parse_generic(data, integration.field_mapping)
+    raise sources.ParseError("E-mail integrations take mail, not HTTP requests.")
+
+
+@dataclass
+class Decision:
+    urgency: str
+    service: Service
+    policy: EscalationPolicy | None
+    incident_severity: int | None
+    explanation: str
+
+
+def _matches(match: dict, p: sources.ParsedAlert) -> list[str] | None:
+    """The conditions that matched (for the explanation), or None."""
+    said = []
+    sev = match.get("severity")
+    if sev is not None:
+        wanted = sev if isinstance(sev, list) else [sev]
+        if p.severity not in wanted:
+            return None
+        said.append(f"severity={p.severity}")
+    for name, value in (match.get("labels") or {}).items():
+        wanted = value if isinstance(value, list) else [value]
+        have = p.labels.get(name)
+        if have is None or ("*" not in wanted and have not in wanted):
+            return None
+        said.append(f"{name}={have}")
+    text = match.get("summary_contains")
+    if text:
+        if str(text).lower() not in p.summary.lower():
+            return None
+        said.append(f"summary contains {text!r}")
+    return said
+
+
+def _urgency_text(urgency: str, service: Service, policy: EscalationPolicy | None, level: int | None) -> str:
+    if urgency in (Urgency.PAGE, Urgency.INCIDENT):
+        who = policy or oncall_selectors.policy_for_service(service)
+        target = f"page {who.name}" if who else f"page {service.name} (no escalation policy: notify its team)"
+        return f"{target} + incident SEV-{level}" if urgency == Urgency.INCIDENT else target
+    return {
+        Urgency.NOTIFY: f"notify {service.name}'s team",
+        Urgency.RECORD: "record only",
+        Urgency.DROP: "drop",
+    }[urgency]
+
+
+def route(integration: Integration, p: sources.ParsedAlert) -> Decision:
+    """First matching rule, else the severity map, else the defaults; explained in words."""
+    smap = {**DEFAULT_SEVERITY_MAP, **(integration.severity_map or {})}
+    for n, rule in enumerate(integration.rules or [], start=1):
+        said = _matches(rule.get("match") or {}, p)
+        if said is None:
+            continue
+        urgency = rule.get("urgency") or smap.get(p.severity, Urgency.PAGE)
+        service = integration.service
+        if rule.get("service"):
+            service = Service.objects.filter(pk=rule["service"]).first() or service
+        policy = EscalationPolicy.objects.filter(pk=rule["policy"]).first() if rule.get("policy") else None
+        level = rule.get("incident_severity") or integration.incident_severity
+        name = f" ({rule['name']})" if rule.get("name") else ""
+        condition = ", ".join(said) or "always"
+        text = f"matched rule {n}{name}: {condition} -> {_urgency_text(urgency, service, policy, level)}"
+        return Decision(urgency, service, policy, level, text)
+    urgency = smap.get(p.severity, Urgency.PAGE)
+    level = integration.incident_severity
+    text = (
+        f"no rule matched; severity {p.severity} -> "
+        f"{_urgency_text(urgency, integration.service, None, level)} (severity mapping)"
+    )
+    return Decision(urgency, integration.service, None, level, text)
+
+
+def group_key(integration: Integration, p: sources.ParsedAlert) -> str:
+    labels = [name for name in (integration.group_by or "").split(",") if name]
+    if labels:
+        return "labels:" + "|".join(f"{name}={p.labels.get(name, '')}" for name in labels)[:240]
+    if p.group_key:
+        return f"group:{p.group_key}"[:255]
+    return f"alert:{p.dedup_key}"[:255]
+
+
+# --- ingestion --------------------------------------------------------------------------------
+
+
+def record_payload(
+    *, integration: Integration, body: bytes, content_type: str, outcome: str, error: str = "", now=None
+) -> RawPayload:
+    return RawPayload.objects.create(
+        integration=integration,
+        received_at=now or timezone.now(),
+        content_type=(content_type or "")[:100],
+        body=body.decode("utf-8", errors="replace"),
+        outcome=outcome,
+        error=error[:500],
+    )
+
+
+def payload_unparsed(*, integration: Integration, payload: RawPayload) -> None:
+    """Tell the integration's owner team, once per integration per hour (a broken sender must
+    not flood them): nothing is lost, the body is kept."""
+    hour = payload.received_at.strftime("%Y%m%d%H")
+    recipients = _team(integration.service)
+    if not recipients:
+        return
+    notify(
+        recipients=recipients,
+        kind="update",
+        template="alerts/unparsed",
+        context={
+            "title": f"Alert integration {integration.name}: a payload could not be parsed",
+            "url": absolute_url(integration.get_absolute_url()),
+            "integration": integration.name,
+            "service": integration.service.name,
+            "error": payload.error,
+            "fields": [["Integration", str(integration)], ["Error", payload.error]],
+        },
+        idempotency_key=f"alerts:unparsed:{integration.pk}:{hour}",
+        related=integration,
+    )
+
+
+def ingest(
+    *,
+    integration: Integration,
+    alerts: list[sources.ParsedAlert],
+    payload: RawPayload | None = None,
+    now=None,
+) -> list[Alert | None]:
+    """Apply each parsed event, in order, each in its own transaction. Returns the alert each
+    one touched (None when dropped or when an acknowledge/resolve found no open alert)."""
+    now = now or timezone.now()
+    touched: list[Alert | None] = []
+    for p in alerts:
+        if not p.dedup_key:
+            p.dedup_key = secrets.token_hex(16)  # PagerDuty: a trigger without a key gets one
+        with transaction.atomic():
+            if p.action == sources.TRIGGER:
+                alert = _trigger(integration, p, now)
+            elif p.action == sources.ACKNOWLEDGE:
+                alert = _source_acknowledge(integration, p, now)
+            else:
+                alert = _source_resolve(integration, p, now)
+        touched.append(alert)
+    if payload is not None:
+        ids = {a.pk for a in touched if a is not None}
+        if ids:
+            payload.alerts.add(*ids)
+    return touched
+
+
+def _open_alerts(integration: Integration, key: str):
+    return Alert.objects.filter(integration=integration, dedup_key=key, status__in=Alert.OPEN)
+
+
+def _repeat(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+    """A trigger for an open alert: count it (one conditional UPDATE), page nobody."""
+    updated = _open_alerts(integration, p.dedup_key).update(
+        occurrences=F("occurrences") + 1, last_seen_at=now, summary=p.summary or F("summary"),
+        labels=p.labels, annotations=p.annotations,
+    )  # fmt: skip
+    if not updated:
+        return None
+    return _open_alerts(integration, p.dedup_key).only("pk", "group_id", "status").first()
+
+
+def _trigger(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+    existing = _repeat(integration, p, now)
+    if existing is not None:
+        return existing
+    decision = route(integration, p)
+    if decision.urgency == Urgency.DROP:
+        return None
+    try:
+        with transaction.atomic():
+            group, created = _group_for(integration, p, decision, now)
+            alert = Alert.objects.create(
+                integration=integration, group=group, source=integration.kind, dedup_key=p.dedup_key,
+                severity=p.severity, summary=p.summary or p.dedup_key, details=p.details, labels=p.labels,
+                annotations=p.annotations, links=p.links, runbook_url=p.runbook_url,
+                started_at=min(p.started_at or now, now), first_seen_at=now, last_seen_at=now,
+                decision=decision.explanation,
+            )  # fmt: skip
+            AlertGroup.objects.filter(pk=group.pk).update(alert_count=F("alert_count") + 1, last_alert_at=now)
+    except IntegrityError:
+        # A concurrent trigger with the same key inserted the alert first: count this one.
+        existing = _repeat(integration, p, now)
+        if existing is None:
+            raise
+        return existing
+    if created:
+        _respond(group, decision, p, now)
+    elif group.incident_id and group.disposition in (
+        AlertGroup.Disposition.INCIDENT,
+        AlertGroup.Disposition.ATTACHED,
+    ):
+        _timeline(group.incident, f"Alert: {alert.summary} ({integration.name})", now, alert)
+    return alert
+
+
+def _group_for(
+    integration: Integration, p: sources.ParsedAlert, decision: Decision, now: datetime
+) -> tuple[AlertGroup, bool]:
+    key = group_key(integration, p)
+    group = AlertGroup.objects.filter(
+        integration=integration, group_key=key, status__in=AlertGroup.OPEN
+    ).first()
+    if group is not None:
+        return group, False
+    try:
+        with transaction.atomic():
+            group = AlertGroup.objects.create(
+                integration=integration, service=decision.service, group_key=key,
+                title=_title(p), severity=p.severity, urgency=decision.urgency,
+                disposition=AlertGroup.Disposition.RECORDED, decision=decision.explanation, labels=p.labels,
+                runbook_url=p.runbook_url or _matched_runbook(decision.service, p),
+                started_at=min(p.started_at or now, now), last_alert_at=now, created_at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        group = AlertGroup.objects.filter(
+            integration=integration, group_key=key, status__in=AlertGroup.OPEN
+        ).first()
+        if group is None:
+            raise
+        return group, False
+    return group, True
+
+
+def _title(p: sources.ParsedAlert) -> str:
+    name = p.alert_name
+    if name and name not in p.summary:
+        return f"{name}: {p.summary}"[:300]
+    return (p.summary or p.dedup_key)[:300]
+
+
+def _matched_runbook(service: Service, p: sources.ParsedAlert) -> str:
+    """No runbook_url annotation: the service's runbook whose title, slug or scenarios name the
+    alert (its alertname or a label value), else its only runbook."""
+    books = list(runbooks_for_services([service.pk], limit=20))
+    words = [w.lower() for w in [p.alert_name, *p.labels.values()] if w and len(w) > 2]
+    for book in books:
+        text = f"{book.title} {book.slug} {book.scenarios}".lower()
+        if any(word in text for word in words):
+            return absolute_url(book.get_absolute_url())
+    if len(books) == 1:
+        return absolute_url(books[0].get_absolute_url())
+    return ""
+
+
+def _team(service: Service) -> list:
+    team = service.owner_team
+    people = [u for u in [team.manager, *team.members.all()] if u is not None and u.is_active]
+    unique = list(dict.fromkeys(people))
+    if team.email:
+        unique.append(team.email)
+    return unique
+
+
+def _in_maintenance(service: Service, now: datetime) -> bool:
+    windows = MaintenanceWindow.objects.filter(service=service, starts_at__lte=now).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+    )
+    return any(window_active(w, now) for w in windows)
+
+
+def _set(group: AlertGroup, **fields) -> None:
+    for name, value in fields.items():
+        setattr(group, name, value)
+    group.save(update_fields=list(fields))
+
+
+def _respond(group: AlertGroup, decision: Decision, p: sources.ParsedAlert, now: datetime) -> None:
+    """A new group: page, open an incident, fold into the storm, notify, or record."""
+    D = AlertGroup.Disposition
+    if decision.urgency == Urgency.RECORD:
+        return
+    if decision.urgency == Urgency.NOTIFY:
+        _notify_team(group)
+        _set(group, disposition=D.NOTIFIED)
+        return
+    service = group.service
+    if _in_maintenance(service, now):
+        _set(
+            group,
+            disposition=D.SILENCED,
+            decision=f"{group.decision}; silenced: {service.name} is in maintenance",
+        )
+        return
+    incident = (
+        Incident.objects.filter(services=service, status__in=Incident.OPEN_STATUSES)
+        .order_by("-detected_at")
+        .first()
+    )
+    if incident is not None:
+        _timeline(incident, f"Alert group opened: {group.title} ({group.integration.name})", now, group)
+        _set(group, disposition=D.ATTACHED, incident=incident,
+             decision=f"{group.decision}; attached to the open incident {incident}")  # fmt: skip
+        return
+    recent = AlertGroup.objects.filter(
+        service=service,
+        created_at__gte=now - STORM_WINDOW,
+        disposition__in=PAGING_DISPOSITIONS,
+        is_storm=False,
+    ).count()
+    if recent >= group.integration.storm_threshold:
+        storm = _storm_group(group, now)
+        _set(group, disposition=D.STORM, storm=storm,
+             decision=f"{group.decision}; storm: over {group.integration.storm_threshold} new groups a minute "
+                      f"on {service.name}, folded into {storm.title}")  # fmt: skip
+        return
+    if decision.urgency == Urgency.INCIDENT:
+        incident = _declare(group, decision, p)
+        page = Page.objects.filter(
+            dedup_key=incident_paging.dedup_key(incident), status__in=Page.OPEN
+        ).first()
+        _set(group, disposition=D.INCIDENT, incident=incident, page=page or _page(group, decision.policy))
+        return
+    page = _page(group, decision.policy)
+    _set(group, disposition=D.PAGED if page else D.UNPAGED, page=page)
+
+
+def _storm_group(group: AlertGroup, now: datetime) -> AlertGroup:
+    service = group.service
+    storm = AlertGroup.objects.filter(service=service, is_storm=True, status__in=AlertGroup.OPEN).first()
+    if storm is not None:
+        AlertGroup.objects.filter(pk=storm.pk).update(alert_count=F("alert_count") + 1, last_alert_at=now)
+        return storm
+    try:
+        with transaction.atomic():
+            storm = AlertGroup.objects.create(
+                integration=group.integration, service=service, group_key=f"storm:{service.pk}",
+                title=f"Alert storm on {service.name}", severity=Severity.CRITICAL, urgency=Urgency.PAGE,
+                disposition=AlertGroup.Disposition.PAGED, is_storm=True, alert_count=1,
+                decision=f"over {group.integration.storm_threshold} new alert groups in a minute on {service.name}: "
+                         "one page for all of them",
+                started_at=now, last_alert_at=now, created_at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        storm = AlertGroup.objects.get(service=service, is_storm=True, status__in=AlertGroup.OPEN)
+        AlertGroup.objects.filter(pk=storm.pk).update(alert_count=F("alert_count") + 1, last_alert_at=now)
+        return storm
+    page = _page(storm, None, summary_extra=f"First: {group.title}\nSee every stormed group: "
+                 f"{absolute_url('/admin/alerts/alertgroup/')}?storm__id__exact={storm.pk}")  # fmt: skip
+    _set(storm, page=page)
+    return storm
+
+
+def _declare(group: AlertGroup, decision: Decision, p: sources.ParsedAlert) -> Incident:
+    summary = f"{p.summary}\n\nRunbook: {group.runbook_url}" if group.runbook_url else p.summary
+    return incident_services.declare_incident(
+        title=f"{group.service.name}: {group.title}"[:200],
+        severity=decision.incident_severity,
+        services=[group.service],
+        actor=None,
+        detection_source=Incident.DetectionSource.MONITORING,
+        detected_at=group.started_at,
+        started_at=group.started_at,
+        summary=summary,
+    )
+
+
+def _timeline(incident: Incident, text: str, at: datetime, related) -> None:
+    incident_services.add_timeline_event(
+        incident=incident, kind=TimelineEvent.Kind.ALERT, text=text[:2000], occurred_at=at, related=related
+    )
+
+
+def page_summary(group: AlertGroup) -> str:
+    integration = group.integration
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(group.labels.items())[:15])
+    lines = [
+        f"Source: {integration.get_kind_display()} ({integration.name})",
+        f"Severity: {group.severity}",
+    ]
+    if labels:
+        lines.append(f"Labels: {labels}")
+    lines.append(f"Runbook: {group.runbook_url or 'none linked'}")
+    lines.append(f"Routing: {group.decision}")
+    return "\n".join(lines)
+
+
+def _page(group: AlertGroup, policy: EscalationPolicy | None, *, summary_extra: str = "") -> Page | None:
+    summary = page_summary(group) + (f"\n{summary_extra}" if summary_extra else "")
+    try:
+        with transaction.atomic():
+            return oncall_services.open_page(
+                title=f"[{group.get_severity_display()}] {group.title}"[:200], summary=summary,
+                url=absolute_url(group.get_absolute_url()), service=group.service, policy=policy, subject=group,
+                dedup_key=f"alerts:group:{group.pk}",
+            )  # fmt: skip
+    except ServiceError as exc:
+        log.warning("alert group %s: no page (%s); notifying the owner team", group.pk, exc.message)
+        _notify_team(group, kind="page")
+        return None
+
+
+def _notify_team(group: AlertGroup, *, kind: str = "update") -> None:
+    recipients = _team(group.service)
+    if not recipients:
+        return
+    url = absolute_url(group.get_absolute_url())
+    notify(
+        recipients=recipients,
+        kind=kind,
+        template="alerts/group",
+        context={
+            "title": f"[{group.get_severity_display()}] {group.title}",
+            "url": url,
+            "summary": page_summary(group),
+            "fields": [
+                ["Service", group.service.name],
+                ["Severity", group.severity],
+                ["Runbook", group.runbook_url or "-"],
+            ],
+            "actions": [["Open alert group", url]],
+        },
+        idempotency_key=f"alerts:group:{group.pk}:notify",
+        related=group,
+    )
+
+
+def _source_acknowledge(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+    alert = _open_alerts(integration, p.dedup_key).select_for_update().first()
+    if alert is None:
+        return None
+    if alert.status != Alert.Status.ACKNOWLEDGED:
+        Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.ACKNOWLEDGED, last_seen_at=now)
+    group = AlertGroup.objects.get(pk=alert.group_id)
+    if group.status == AlertGroup.Status.FIRING:
+        _acknowledge(group, user=None, via="alert source", now=now)
+    return alert
+
+
+def _source_resolve(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+    alert = _open_alerts(integration, p.dedup_key).select_for_update().first()
+    if alert is None:
+        return None  # already resolved, or never seen: nothing to do (Alertmanager resends)
+    Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.RESOLVED, resolved_at=now, last_seen_at=now)
+    alert.status = Alert.Status.RESOLVED
+    group = AlertGroup.objects.select_for_update().get(pk=alert.group_id)
+    still_open = Alert.objects.filter(group=group, status__in=Alert.OPEN).exists()
+    if group.is_open and not group.taken_over_by_id and not still_open:
+        reason = f"All alerts resolved by {integration.get_kind_display()}"
+        _resolve(group, user=None, reason=reason, now=now)
+    return alert
+
+
+# --- the group's life -------------------------------------------------------------------------
+
+
+def _acknowledge(group: AlertGroup, *, user, via: str, now: datetime) -> None:
+    AlertGroup.objects.filter(pk=group.pk).update(
+        status=AlertGroup.Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=user
+    )
+    Alert.objects.filter(group=group, status=Alert.Status.FIRING).update(status=Alert.Status.ACKNOWLEDGED)
+    group.status, group.acknowledged_at, group.acknowledged_by = AlertGroup.Status.ACKNOWLEDGED, now, user
+    if group.page_id and via != "page":
+        page = Page.objects.filter(
+            pk=group.page_id, status__in=(Page.Status.TRIGGERED, Page.Status.EXHAUSTED)
+        ).first()
+        if page is not None:
+            try:
+                with transaction.atomic():
+                    oncall_services.acknowledge_page(page=page, user=user, via="alert")
+            except Conflict:
+                pass  # acknowledged meanwhile through another door: what we wanted
+
+
+def _resolve(group: AlertGroup, *, user, reason: str, now: datetime, via: str = "") -> None:
+    AlertGroup.objects.filter(pk=group.pk).update(
+        status=AlertGroup.Status.RESOLVED, resolved_at=now, resolve_reason=reason[:200]
+    )
+    if user is not None:  # a person closes the group: its alerts are done with too
+        Alert.objects.filter(group=group, status__in=Alert.OPEN).update(
+            status=Alert.Status.RESOLVED, resolved_at=now
+        )
+    group.status, group.resolved_at = AlertGroup.Status.RESOLVED, now
+    shared = (
+        group.incident_id
+        and group.page_id
+        and Page.objects.filter(pk=group.page_id, dedup_key__startswith="incident:").exists()
+    )
+    if group.page_id and via != "page" and not shared:
+        page = Page.objects.filter(pk=group.page_id, status__in=Page.OPEN).first()
+        if page is not None:
+            try:
+                with transaction.atomic():
+                    oncall_services.resolve_page(page=page, user=user, reason=reason)
+            except Conflict:
+                pass
+    if group.incident_id:
+        incident = Incident.objects.filter(pk=group.incident_id).first()
+        if incident is not None and incident.is_open:
+            _timeline(incident, f"Alert group resolved: {group.title} ({reason})", now, group)
+    if (
+        group.storm_id
+        and not AlertGroup.objects.filter(storm_id=group.storm_id, status__in=AlertGroup.OPEN).exists()
+    ):
+        storm = (
+            AlertGroup.objects.select_for_update()
+            .filter(pk=group.storm_id, status__in=AlertGroup.OPEN)
+            .first()
+        )
+        if storm is not None and not storm.taken_over_by_id:
+            _resolve(storm, user=None, reason="Every stormed group resolved", now=now)
+
+
+def _lock_group(group: AlertGroup) -> AlertGroup:
+    return AlertGroup.objects.select_for_update().select_related("integration", "service").get(pk=group.pk)
+
+
+def acknowledge_group(*, group: AlertGroup, actor, via: str = "api") -> AlertGroup:
+    """A person acknowledges (API, admin): the group and its page; Conflict if not firing."""
+    if not permissions.can_respond(actor):
+        raise NotAllowed("Only responders and engineering managers acknowledge alerts.")
+    with transaction.atomic():
+        locked = _lock_group(group)
+        if locked.status == AlertGroup.Status.ACKNOWLEDGED:
+            raise Conflict(f"Already acknowledged at {locked.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC.")
+        if locked.status == AlertGroup.Status.RESOLVED:
+            raise Conflict(f"Already resolved at {locked.resolved_at:%Y-%m-%d %H:%M:%S} UTC.")
+        _acknowledge(locked, user=actor, via=via, now=timezone.now())
+    return locked
+
+
+def resolve_group(*, group: AlertGroup, actor, reason: str = "") -> AlertGroup:
+    if not permissions.can_respond(actor):
+        raise NotAllowed("Only responders and engineering managers resolve alerts.")
+    with transaction.atomic():
+        locked = _lock_group(group)
+        if locked.status == AlertGroup.Status.RESOLVED:
+            raise Conflict(f"Already resolved at {locked.resolved_at:%Y-%m-%d %H:%M:%S} UTC.")
+        _resolve(locked, user=actor, reason=reason or f"Resolved by {actor}", now=timezone.now())
+    return locked
+
+
+def take_over(*, group: AlertGroup, actor) -> AlertGroup:
+    """A person owns the group: the source's "resolved" no longer resolves it."""
+    if not permissions.can_respond(actor):
+        raise NotAllowed("Only responders and engineering managers take alerts over.")
+    with transaction.atomic():
+        locked = _lock_group(group)
+        if not locked.is_open:
+            raise Conflict("The group is resolved.")
+        if locked.taken_over_by_id:
+            raise Conflict(f"Already taken over by {locked.taken_over_by}.")
+        now = timezone.now()
+        _set(locked, taken_over_by=actor)
+        if locked.status == AlertGroup.Status.FIRING:
+            _acknowledge(locked, user=actor, via="take over", now=now)
+    return locked
+
+
+def open_incident(*, group: AlertGroup, actor, severity: int | None = None) -> Incident:
+    """Declare an incident from a group (the admin's "Open incident"): detection source
+    monitoring, detected at the first alert's start; the group's page stays as it is."""
+    if not permissions.can_respond(actor):
+        raise NotAllowed("Only responders and engineering managers open incidents from alerts.")
+    with transaction.atomic():
+        locked = _lock_group(group)
+        if locked.incident_id:
+            raise Conflict(f"Already linked to {locked.incident}.")
+        level = severity or locked.integration.incident_severity or 3
+        first = locked.alerts.order_by("started_at").first()
+        summary = f"{first.summary if first else locked.title}\n\n{page_summary(locked)}"
+        incident = incident_services.declare_incident(
+            title=f"{locked.service.name}: {locked.title}"[:200], severity=level, services=[locked.service],
+            actor=actor, detection_source=Incident.DetectionSource.MONITORING, detected_at=locked.started_at,
+            started_at=locked.started_at, summary=summary,
+        )  # fmt: skip
+        _set(locked, incident=incident)
+    return incident
+
+
+# --- signals from oncall (alerts.receivers) ---------------------------------------------------
+
+
+def page_acknowledged(*, page: Page, user, at: datetime) -> None:
+    """A page of ours was acknowledged (link, admin, API): acknowledge its groups."""
+    with transaction.atomic():
+        for group in AlertGroup.objects.select_for_update().filter(
+            page=page, status=AlertGroup.Status.FIRING
+        ):
+            _acknowledge(group, user=user, via="page", now=at)
+
+
+def page_resolved(*, page: Page, user, at: datetime, reason: str = "") -> None:
+    """A page of ours was resolved: resolve its open groups (automation resolving the page
+    was us: the groups are already resolved)."""
+    with transaction.atomic():
+        for group in AlertGroup.objects.select_for_update().filter(page=page, status__in=AlertGroup.OPEN):
+            _resolve(group, user=user, reason=reason or "Page resolved", now=at, via="page")
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_payloads(*, now: datetime | None = None, days: int | None = None, chunk: int = 5_000) -> int:
+    """Delete raw payloads older than ``ALERTS_PAYLOAD_RETENTION_DAYS``, in chunks."""
+    now = now or timezone.now()
+    days = settings.ALERTS_PAYLOAD_RETENTION_DAYS if days is None else days
+    cutoff = now - timedelta(days=days)
+    total = 0
+    while True:
+        ids = list(RawPayload.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return total
+        total += RawPayload.objects.filter(pk__in=ids).delete()[1].get("alerts.RawPayload", 0)
