@@ -4,15 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0007_refuse_control_characters'),
+        ("incidents", "0007_refuse_control_characters"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('declared', 'Declared'), ('acknowledged', 'Acknowledged'), ('status_changed', 'Status changed'), ('severity_changed', 'Severity changed'), ('role_changed', 'Role changed'), ('status_update', 'Status update'), ('customer_message', 'Customer message'), ('details_changed', 'Details changed'), ('note', 'Note'), ('support_report', 'Support report'), ('probe_alert', 'Probe alert'), ('alert', 'Alert'), ('page', 'Page'), ('runbook', 'Runbook'), ('postmortem', 'Postmortem')], max_length=30),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("declared", "Declared"),
+                    ("acknowledged", "Acknowledged"),
+                    ("status_changed", "Status changed"),
+                    ("severity_changed", "Severity changed"),
+                    ("role_changed", "Role changed"),
+                    ("status_update", "Status update"),
+                    ("customer_message", "Customer message"),
+                    ("details_changed", "Details changed"),
+                    ("note", "Note"),
+                    ("support_report", "Support report"),
+                    ("probe_alert", "Probe alert"),
+                    ("alert", "Alert"),
+                    ("page", "Page"),
+                    ("runbook", "Runbook"),
+                    ("postmortem", "Postmortem"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
