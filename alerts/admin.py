@@ -67,7 +67,6 @@ class IntegrationAdmin(ServiceModelAdmin):
     list_select_related = ["service"]
     list_filter = ["kind", "service__owner_team"]
     search_fields = ["name", "service__name"]
-    autocomplete_fields = ["service"]
     actions = ["rotate", "revoke"]
     info_fields = ["ingest_url", "setup_snippet", "key_hint", "created_by", "created_at", "rotated_at", "revoked_at",
                    "sample_link"]  # fmt: skip
@@ -220,7 +219,7 @@ class SourceFilter(admin.SimpleListFilter):
 class AlertGroupAdmin(ServiceModelAdmin):
     """Groups open, page and resolve with their alerts; people act through the actions."""
 
-    list_display = ["title", "service", "status_col", "disposition", "alert_count", "source", "decision",
+    list_display = ["title", "service", "status_col", "disposition", "alert_count", "source", "routing",
                     "created_at"]  # fmt: skip
     list_select_related = ["service", "integration"]
     list_filter = ["status", SourceFilter, "disposition", "service"]
@@ -237,6 +236,10 @@ class AlertGroupAdmin(ServiceModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_col(self, obj):
         return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "grey"))
+
+    @admin.display(description="Routing decision")
+    def routing(self, obj):
+        return obj.decision
 
     @admin.display(description="Source", ordering="integration__kind")
     def source(self, obj):

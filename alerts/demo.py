@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from alerts import services, sources
-from alerts.models import Integration
+from alerts import services
+from alerts.models import Integration, RawPayload
 
 INTEGRATIONS = [
     # service, name, kind, config
@@ -35,6 +35,20 @@ def _am(status: str, name: str, instance: str, summary: str, started: datetime, 
     }).encode()  # fmt: skip
 
 
+def _send(integration: Integration, body: bytes, at) -> None:
+    """As the ingestion endpoint does: keep the raw body, then ingest."""
+    payload = services.record_payload(
+        integration=integration,
+        body=body,
+        content_type="application/json",
+        outcome=RawPayload.Outcome.PARSED,
+        now=at,
+    )
+    services.ingest(
+        integration=integration, alerts=services.parse(integration, body), payload=payload, now=at
+    )
+
+
 def seed(ctx) -> str:
     made = {}
     for slug, name, kind, config in INTEGRATIONS:
@@ -53,14 +67,14 @@ def seed(ctx) -> str:
         for status, at in (("firing", now - timedelta(hours=3)), ("resolved", now - timedelta(hours=2))):
             body = _am(status, "PostgresDiskFilling", "pg-1:9187", disk, started,
                        runbook_url="https://runbooks.example.com/postgres/disk")  # fmt: skip
-            services.ingest(integration=prom, alerts=services.parse(prom, body), now=at)
+            _send(prom, body, at)
         body = _am("firing", "PostgresReplicationLag", "pg-2:9187", "Replica pg-2 is 45 s behind", now)
-        services.ingest(integration=prom, alerts=services.parse(prom, body), now=now)
+        _send(prom, body, now)
         pd = made["Checkout monitors (PagerDuty format)"]
         event = {"event_action": "trigger", "dedup_key": "checkout-latency-info",
                  "payload": {"summary": "Checkout p95 latency back under 300 ms", "source": "synthetics",
                              "severity": "info"}}  # fmt: skip
-        services.ingest(integration=pd, alerts=sources.parse_pagerduty(event), now=now)
+        _send(pd, json.dumps(event).encode(), now)
     return (
         f"{len(made)} alert integrations, demo alerts recorded (keys: rotate one in the admin to get its URL)"
     )
