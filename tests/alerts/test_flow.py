@@ -402,3 +402,50 @@ def test_api_list_ack_resolve(world, make_integration, client, api_as, responder
     assert AlertGroup.objects.get(pk=group_id).page.status == "resolved"
     assert api_as(release_lead).post(f"/api/v1/alert-groups/{group_id}/resolve/").status_code == 403
     assert api.get("/api/v1/alerts/").json()["count"] == 3
+
+
+def test_prune_payloads_keeps_recent(world, make_integration, settings):
+    from alerts import tasks
+
+    settings.ALERTS_PAYLOAD_RETENTION_DAYS = 30
+    integration, _ = make_integration()
+    now = datetime.now(UTC)
+    for days in (1, 29, 31, 90):
+        services.record_payload(integration=integration, body=b"{}", content_type="application/json",
+                                outcome="parsed", now=now - timedelta(days=days))  # fmt: skip
+    assert tasks.prune_payloads() == 2
+    assert RawPayload.objects.count() == 2
+    assert tasks.prune_payloads() == 0
+
+
+def test_sample_tester_writes_nothing(world, make_integration, manager_client):
+    integration, _ = make_integration(Integration.Kind.GENERIC)
+    url = f"/admin/alerts/integration/{integration.pk}/sample/"
+    r = manager_client.post(url, {"sample": json.dumps({"summary": "Queue lag", "severity": "warning"})})
+    assert r.status_code == 200
+    assert b"no rule matched; severity warning -&gt; notify Billing API&#x27;s team" in r.content
+    r = manager_client.post(url, {"sample": "{nope"})
+    assert b"not valid JSON" in r.content
+    assert Alert.objects.count() == 0
+    assert RawPayload.objects.count() == 0
+
+
+def test_admin_create_shows_key_once(world, manager_client):
+    r = manager_client.post("/admin/alerts/integration/add/", {
+        "service": world["service"].pk, "name": "Prom", "kind": "alertmanager", "severity_map": "{}",
+        "rules": "[]", "group_by": "", "field_mapping": "{}", "rate_limit_per_minute": 600, "storm_threshold": 10,
+    }, follow=True)  # fmt: skip
+    assert r.status_code == 200
+    key = re.search(rb"/integrations/([0-9a-f]{40})/alertmanager", r.content).group(1).decode()
+    integration = Integration.objects.get()
+    assert services.integration_for_key(key) == integration
+    page = manager_client.get(f"/admin/alerts/integration/{integration.pk}/change/")
+    assert key.encode() not in page.content
+    assert integration.key_hint.encode() in page.content
+    r = manager_client.post("/admin/alerts/integration/add/", {
+        "service": world["service"].pk, "name": "Bad", "kind": "alertmanager", "severity_map": '{"critical": "x"}',
+        "rules": "[]", "group_by": "", "field_mapping": "{}", "rate_limit_per_minute": 600, "storm_threshold": 10,
+    })  # fmt: skip
+    assert r.status_code == 200
+    assert b"Unknown urgency" in r.content
+    assert Integration.objects.count() == 1
