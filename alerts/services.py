@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -397,14 +398,37 @@ def ingest(
     alerts: list[sources.ParsedAlert],
     payload: RawPayload | None = None,
     now=None,
-) -> list[Alert | None]:
-    """Apply each parsed event, in order, each in its own transaction. Returns the alert each
-    one touched (None when dropped or when an acknowledge/resolve found no open alert)."""
+) -> list[int]:
+    """Apply each parsed event; returns the ids of the alerts they touched.
+
+    Repeated triggers (the bulk of an Alertmanager storm: the same fingerprints every repeat
+    interval) are counted first, in ONE transaction, one conditional UPDATE each in key order
+    (so two payloads never wait on each other in a cycle). Everything else - new alerts,
+    acknowledgements, resolutions, and a key that appears twice in one payload - runs in
+    payload order, one transaction per event."""
     now = now or timezone.now()
-    touched: list[Alert | None] = []
     for p in alerts:
         if not p.dedup_key:
             p.dedup_key = secrets.token_hex(16)  # PagerDuty: a trigger without a key gets one
+    seen = Counter(p.dedup_key for p in alerts)
+    counted: set[str] = set()
+    fast = sorted(
+        (p for p in alerts if p.action == sources.TRIGGER and seen[p.dedup_key] == 1),
+        key=lambda p: p.dedup_key,
+    )
+    if fast:
+        with transaction.atomic():
+            counted = {p.dedup_key for p in fast if _count_repeat(integration, p, now)}
+    touched: set[int] = set()
+    if counted:
+        touched |= set(
+            Alert.objects.filter(
+                integration=integration, dedup_key__in=counted, status__in=Alert.OPEN
+            ).values_list("pk", flat=True)
+        )
+    for p in alerts:
+        if p.action == sources.TRIGGER and p.dedup_key in counted:
+            continue
         with transaction.atomic():
             if p.action == sources.TRIGGER:
                 alert = _trigger(integration, p, now)
@@ -412,25 +436,32 @@ def ingest(
                 alert = _source_acknowledge(integration, p, now)
             else:
                 alert = _source_resolve(integration, p, now)
-        touched.append(alert)
-    if payload is not None:
-        ids = {a.pk for a in touched if a is not None}
-        if ids:
-            payload.alerts.add(*ids)
-    return touched
+        if alert is not None:
+            touched.add(alert.pk)
+    if payload is not None and touched:
+        payload.alerts.add(*touched)
+    return sorted(touched)
 
 
 def _open_alerts(integration: Integration, key: str):
     return Alert.objects.filter(integration=integration, dedup_key=key, status__in=Alert.OPEN)
 
 
-def _repeat(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+def _count_repeat(integration: Integration, p: sources.ParsedAlert, now: datetime) -> bool:
     """A trigger for an open alert: count it (one conditional UPDATE), page nobody."""
-    updated = _open_alerts(integration, p.dedup_key).update(
-        occurrences=F("occurrences") + 1, last_seen_at=now, summary=p.summary or F("summary"),
-        labels=p.labels, annotations=p.annotations,
-    )  # fmt: skip
-    if not updated:
+    return bool(
+        _open_alerts(integration, p.dedup_key).update(
+            occurrences=F("occurrences") + 1,
+            last_seen_at=now,
+            summary=p.summary or F("summary"),
+            labels=p.labels,
+            annotations=p.annotations,
+        )
+    )
+
+
+def _repeat(integration: Integration, p: sources.ParsedAlert, now: datetime) -> Alert | None:
+    if not _count_repeat(integration, p, now):
         return None
     return _open_alerts(integration, p.dedup_key).only("pk", "group_id", "status").first()
 
@@ -550,6 +581,11 @@ def _respond(group: AlertGroup, decision: Decision, p: sources.ParsedAlert, now:
         _set(group, disposition=D.NOTIFIED)
         return
     service = group.service
+    # Serialise what follows per service (the open-incident check and the storm count):
+    # concurrent new groups would otherwise each miss the others' uncommitted rows - two
+    # incidents, or every group paging in a storm. Only new paging groups take this lock
+    # (repeated triggers never do); it is held to the end of the group's transaction.
+    Service.objects.select_for_update().filter(pk=service.pk).values_list("pk", flat=True).first()
     if _in_maintenance(service, now):
         _set(
             group,
