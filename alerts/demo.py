@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 from alerts import services
-from alerts.models import Integration, RawPayload
+from alerts.models import Integration
 
 INTEGRATIONS = [
     # service, name, kind, config
@@ -36,16 +36,10 @@ def _am(status: str, name: str, instance: str, summary: str, started: datetime, 
 
 
 def _send(integration: Integration, body: bytes, at) -> None:
-    """As the ingestion endpoint does: keep the raw body, then ingest."""
-    payload = services.record_payload(
-        integration=integration,
-        body=body,
-        content_type="application/json",
-        outcome=RawPayload.Outcome.PARSED,
-        now=at,
-    )
-    services.ingest(
-        integration=integration, alerts=services.parse(integration, body), payload=payload, now=at
+    """As the ingestion endpoint does: keep the raw body and apply its alerts."""
+    alerts = services.parse(integration, body)
+    services.receive(
+        integration=integration, body=body, content_type="application/json", alerts=alerts, now=at
     )
 
 

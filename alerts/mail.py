@@ -74,11 +74,9 @@ def receive(recipients: list[str], content: bytes) -> int:
                 )  # fmt: skip
                 services.payload_unparsed(integration=integration, payload=payload)
                 continue
-            payload = services.record_payload(
-                integration=integration, body=content, content_type="message/rfc822",
-                outcome=RawPayload.Outcome.PARSED,
-            )  # fmt: skip
-            services.ingest(integration=integration, alerts=parsed, payload=payload)
+            services.receive(
+                integration=integration, body=content, content_type="message/rfc822", alerts=parsed
+            )
         return taken
     finally:
         close_old_connections()

@@ -392,11 +392,21 @@ def payload_unparsed(*, integration: Integration, payload: RawPayload) -> None:
     )
 
 
+def receive(
+    *, integration: Integration, body: bytes, content_type: str, alerts: list[sources.ParsedAlert], now=None
+) -> list[int]:
+    """A parsed request: store its raw body and apply its events (see ``ingest``). The body,
+    the repeated triggers it counts and their links to it commit together, in one
+    transaction: a storm of repeats costs one commit per request."""
+    return ingest(integration=integration, alerts=alerts, now=now, record=(body, content_type))
+
+
 def ingest(
     *,
     integration: Integration,
     alerts: list[sources.ParsedAlert],
     payload: RawPayload | None = None,
+    record: tuple[bytes, str] | None = None,
     now=None,
 ) -> list[int]:
     """Apply each parsed event; returns the ids of the alerts they touched.
@@ -405,27 +415,34 @@ def ingest(
     interval) are counted first, in ONE transaction, one conditional UPDATE each in key order
     (so two payloads never wait on each other in a cycle). Everything else - new alerts,
     acknowledgements, resolutions, and a key that appears twice in one payload - runs in
-    payload order, one transaction per event."""
+    payload order, one transaction per event. ``record`` (body, content type) stores the raw
+    payload in that first transaction."""
     now = now or timezone.now()
     for p in alerts:
         if not p.dedup_key:
             p.dedup_key = secrets.token_hex(16)  # PagerDuty: a trigger without a key gets one
     seen = Counter(p.dedup_key for p in alerts)
-    counted: set[str] = set()
     fast = sorted(
         (p for p in alerts if p.action == sources.TRIGGER and seen[p.dedup_key] == 1),
         key=lambda p: p.dedup_key,
     )
-    if fast:
-        with transaction.atomic():
-            counted = {p.dedup_key for p in fast if _count_repeat(integration, p, now)}
+    counted: set[str] = set()
     touched: set[int] = set()
-    if counted:
-        touched |= set(
-            Alert.objects.filter(
-                integration=integration, dedup_key__in=counted, status__in=Alert.OPEN
-            ).values_list("pk", flat=True)
-        )
+    with transaction.atomic():
+        if record is not None:
+            payload = record_payload(
+                integration=integration, body=record[0], content_type=record[1],
+                outcome=RawPayload.Outcome.PARSED, now=now,
+            )  # fmt: skip
+        counted = {p.dedup_key for p in fast if _count_repeat(integration, p, now)}
+        if counted:
+            touched = set(
+                Alert.objects.filter(
+                    integration=integration, dedup_key__in=counted, status__in=Alert.OPEN
+                ).values_list("pk", flat=True)
+            )
+            _link(payload, touched)
+    later: set[int] = set()
     for p in alerts:
         if p.action == sources.TRIGGER and p.dedup_key in counted:
             continue
@@ -436,11 +453,19 @@ def ingest(
                 alert = _source_acknowledge(integration, p, now)
             else:
                 alert = _source_resolve(integration, p, now)
-        if alert is not None:
-            touched.add(alert.pk)
-    if payload is not None and touched:
-        payload.alerts.add(*touched)
-    return sorted(touched)
+        if alert is not None and alert.pk not in touched:
+            later.add(alert.pk)
+    _link(payload, later)
+    return sorted(touched | later)
+
+
+def _link(payload: RawPayload | None, alert_ids: set[int]) -> None:
+    if payload is None or not alert_ids:
+        return
+    through = RawPayload.alerts.through
+    through.objects.bulk_create(
+        [through(rawpayload_id=payload.pk, alert_id=pk) for pk in alert_ids], ignore_conflicts=True
+    )
 
 
 def _open_alerts(integration: Integration, key: str):

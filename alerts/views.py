@@ -111,10 +111,7 @@ def ingest(request, key: str, suffix: str = ""):
         )  # fmt: skip
         services.payload_unparsed(integration=integration, payload=payload)
         return _answer(pagerduty, 400, exc.message, errors=exc.errors)
-    payload = services.record_payload(
-        integration=integration, body=body, content_type=content_type, outcome=RawPayload.Outcome.PARSED
-    )
-    services.ingest(integration=integration, alerts=parsed, payload=payload)
+    services.receive(integration=integration, body=body, content_type=content_type, alerts=parsed)
     if pagerduty:
         return _answer(True, 202, "Event processed", dedup_key=parsed[0].dedup_key)
     return _answer(False, 202, "", alerts=len(parsed))
