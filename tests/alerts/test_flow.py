@@ -16,7 +16,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail  # noqa: F401  (outbox rows, not mail, are asserted)
 
 from alerts import services
 from alerts.models import Alert, AlertGroup, Integration, RawPayload
