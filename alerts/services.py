@@ -830,6 +830,8 @@ def _acknowledge(group: AlertGroup, *, user, via: str, now: datetime) -> None:
         page = Page.objects.filter(
             pk=group.page_id, status__in=(Page.Status.TRIGGERED, Page.Status.EXHAUSTED)
         ).first()
+        if page is not None and user is None and page.dedup_key.startswith("incident:"):
+            page = None  # the source's "acknowledge" does not acknowledge an incident's page
         if page is not None:
             try:
                 with transaction.atomic():
