@@ -448,3 +448,28 @@ def test_admin_create_shows_key_once(world, manager_client):
     assert r.status_code == 200
     assert b"Unknown urgency" in r.content
     assert Integration.objects.count() == 1
+
+
+def test_open_incident_from_group_and_room_panel(client, world, make_integration, responder, manager_client):
+    from django.template.loader import render_to_string
+
+    from alerts import selectors
+
+    _, key = make_integration()
+    post(client, am_url(key), am_payload(runbook_url="https://runbooks.example.com/e"))
+    group = AlertGroup.objects.get()
+    r = manager_client.post(
+        "/admin/alerts/alertgroup/", {"action": "open_incident", "_selected_action": [group.pk]}
+    )
+    assert r.status_code == 302
+    group.refresh_from_db()
+    incident = group.incident
+    assert incident.detection_source == "monitoring"
+    assert incident.detected_at == group.started_at
+    with pytest.raises(services.Conflict):
+        services.open_incident(group=group, actor=responder)
+    groups = selectors.groups_for_incident(incident)
+    assert groups == [group]
+    html = render_to_string("alerts/_incident_panel.html", {"groups": groups})
+    assert group.title in html
+    assert "https://runbooks.example.com/e" in html
