@@ -42,7 +42,7 @@ class AlertGroupSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ResolveSerializer(serializers.Serializer):
+class AlertGroupResolveSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -89,14 +89,14 @@ class AlertGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return Response(AlertGroupSerializer(selectors.groups().get(pk=group.pk)).data)
 
     @extend_schema(
-        request=ResolveSerializer,
+        request=AlertGroupResolveSerializer,
         responses={200: AlertGroupSerializer, 409: OpenApiResponse(description="Already resolved.")},
     )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Resolve the group, its alerts and its page."""
         group = self._group(request)
-        body = ResolveSerializer(data=request.data)
+        body = AlertGroupResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         group = services.resolve_group(
             group=group, actor=request.user, reason=body.validated_data.get("reason", "")

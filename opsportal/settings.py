@@ -317,6 +317,8 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "readiness.models.Release.Status",
         "ReviewItemStateEnum": "readiness.models.ReviewItem.State",
         "ApiTokenStatusEnum": "accounts.models.ApiToken.Status",
+        "AlertStatusEnum": "alerts.models.Alert.Status",  # AlertGroup.Status has the same values
+        "AlertSeverityEnum": "alerts.models.Severity",
     },
 }
 
