@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from alerts import permissions, services, sources
 from alerts.models import Alert, AlertGroup, Integration, RawPayload
+from alerts.services import integrations
 from opsportal.admin_base import ServiceModelAdmin
 from opsportal.badges import badge
 
@@ -91,17 +92,19 @@ class IntegrationAdmin(ServiceModelAdmin):
     @admin.display(description="Ingestion URL")
     def ingest_url(self, obj):
         if obj.kind == Integration.Kind.EMAIL:
-            return services.email_address(f"{obj.key_hint}…")
+            return integrations.email_address(f"{obj.key_hint}…")
         return format_html(
             "{}<br><small>The key is shown once, when the integration is created or its key rotated; "
             "only its first characters are kept.</small>",
-            services.ingest_url(f"{obj.key_hint}…", obj.kind),
+            integrations.ingest_url(f"{obj.key_hint}…", obj.kind),
         )
 
     @admin.display(description="Set-up")
     def setup_snippet(self, obj):
-        url = services.ingest_url(KEY_PLACEHOLDER, obj.kind)
-        return format_html("<pre>{}</pre>", snippet(obj.kind, url, services.email_address(KEY_PLACEHOLDER)))
+        url = integrations.ingest_url(KEY_PLACEHOLDER, obj.kind)
+        return format_html(
+            "<pre>{}</pre>", snippet(obj.kind, url, integrations.email_address(KEY_PLACEHOLDER))
+        )
 
     @admin.display(description="Try a payload")
     def sample_link(self, obj):
@@ -112,9 +115,9 @@ class IntegrationAdmin(ServiceModelAdmin):
 
     def _shown_once(self, request, integration: Integration, key: str, verb: str) -> None:
         if integration.kind == Integration.Kind.EMAIL:
-            where = services.email_address(key)
+            where = integrations.email_address(key)
         else:
-            where = services.ingest_url(key, integration.kind)
+            where = integrations.ingest_url(key, integration.kind)
         self.message_user(
             request,
             format_html(
@@ -130,15 +133,15 @@ class IntegrationAdmin(ServiceModelAdmin):
     def create_object(self, request, form, formsets):
         values = self.values(form)
         service = values.pop("service")
-        integration, key = services.create_integration(actor=request.user, service=service, **values)
+        integration, key = integrations.create_integration(actor=request.user, service=service, **values)
         self._shown_once(request, integration, key, "created")
         return integration
 
     def update_object(self, request, obj, form, formsets):
-        return services.update_integration(integration=obj, actor=request.user, **self.changes(form))
+        return integrations.update_integration(integration=obj, actor=request.user, **self.changes(form))
 
     def delete_object(self, request, obj):
-        services.delete_integration(integration=obj, actor=request.user)
+        integrations.delete_integration(integration=obj, actor=request.user)
 
     def has_manage_permission(self, request):
         return permissions.can_manage_integrations(request.user)
@@ -147,7 +150,7 @@ class IntegrationAdmin(ServiceModelAdmin):
     def rotate(self, request, queryset):
         for integration in queryset:
             ok, key = self.run_service(
-                request, services.rotate_key, integration=integration, actor=request.user
+                request, integrations.rotate_key, integration=integration, actor=request.user
             )
             if ok:
                 self._shown_once(request, integration, key, "has a new key (the old one no longer works)")
@@ -155,7 +158,7 @@ class IntegrationAdmin(ServiceModelAdmin):
     @admin.action(description="Revoke selected integrations", permissions=["manage"])
     def revoke(self, request, queryset):
         self.for_each(
-            request, queryset, lambda i: services.revoke_integration(integration=i, actor=request.user),
+            request, queryset, lambda i: integrations.revoke_integration(integration=i, actor=request.user),
             done="{n} integration(s) revoked: their URLs answer 404 from now on.",
         )  # fmt: skip
 
@@ -172,7 +175,7 @@ class IntegrationAdmin(ServiceModelAdmin):
         if request.method == "POST":
             sample = request.POST.get("sample", "")[:200_000]
             try:
-                parsed, decisions = services.try_sample(integration=integration, body=sample.encode())
+                parsed, decisions = integrations.try_sample(integration=integration, body=sample.encode())
                 results = [
                     {"alert": json.dumps(vars(p), default=str, indent=2), "decision": d}
                     for p, d in zip(parsed, decisions, strict=True)

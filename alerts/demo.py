@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from alerts import services
 from alerts.models import Integration
+from alerts.services import integrations
 
 INTEGRATIONS = [
     # service, name, kind, config
@@ -37,7 +38,7 @@ def _am(status: str, name: str, instance: str, summary: str, started: datetime, 
 
 def _send(integration: Integration, body: bytes, at) -> None:
     """As the ingestion endpoint does: keep the raw body and apply its alerts."""
-    alerts = services.parse(integration, body)
+    alerts = integrations.parse(integration, body)
     services.receive(
         integration=integration, body=body, content_type="application/json", alerts=alerts, now=at
     )
@@ -49,7 +50,7 @@ def seed(ctx) -> str:
         service = ctx.services[slug]
         integration = Integration.objects.filter(service=service, name=name).first()
         if integration is None:
-            integration, _key = services.create_integration(
+            integration, _key = integrations.create_integration(
                 actor=ctx.users["maya"], service=service, name=name, kind=kind, **config
             )
         made[name] = integration

@@ -19,6 +19,7 @@ from django.db import close_old_connections
 
 from alerts import services, sources
 from alerts.models import Integration, RawPayload
+from alerts.services import integrations
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def _integration(address: str) -> Integration | None:
     local, _, domain = address.strip().lower().rpartition("@")
     if domain != settings.ALERTS_EMAIL_DOMAIN.lower() or not local:
         return None
-    integration = services.integration_for_key(local)
+    integration = integrations.integration_for_key(local)
     if integration is None or integration.kind != Integration.Kind.EMAIL:
         return None
     return integration

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from alerts import services, sources
 from alerts.models import Integration, RawPayload
+from alerts.services import integrations
 from opsportal.cache import count_hit
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,11 @@ def ingest(request, key: str, suffix: str = ""):
         response = _answer(pagerduty, 405, f'Method "{request.method}" not allowed; POST the payload.')
         response["Allow"] = "POST"
         return response
-    integration = services.integration_for_key(key)
+    integration = integrations.integration_for_key(key)
     if integration is None or integration.kind == Integration.Kind.EMAIL:
         return _answer(pagerduty, 404, "Unknown or revoked integration key.")
     if suffix and SUFFIXES.get(suffix) != integration.kind:
-        path = services.ingest_path(key, integration.kind)
+        path = integrations.ingest_path(key, integration.kind)
         return _answer(
             pagerduty, 404, f"This integration takes {integration.get_kind_display()} payloads at {path}."
         )
@@ -103,7 +104,7 @@ def ingest(request, key: str, suffix: str = ""):
         return _answer(pagerduty, 413, f"The payload is larger than {cap} bytes.")
     content_type = request.META.get("CONTENT_TYPE", "")
     try:
-        parsed = services.parse(integration, body)
+        parsed = integrations.parse(integration, body)
     except sources.ParseError as exc:
         payload = services.record_payload(
             integration=integration, body=body, content_type=content_type,

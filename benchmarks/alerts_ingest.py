@@ -175,12 +175,12 @@ def storm() -> list[tuple[str, object]]:
     from django.conf import settings
     from django.db.models import Sum
 
-    from alerts import services
     from alerts.models import Alert, AlertGroup
+    from alerts.services import integrations
     from oncall.models import Page
 
     [service] = _world()
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=service, name="Prometheus", kind="alertmanager", rate_limit_per_minute=1_000_000
     )
     path = f"/integrations/{key}/alertmanager"
@@ -220,7 +220,7 @@ def storm() -> list[tuple[str, object]]:
 def latency() -> list[tuple[str, object]]:
     from django.conf import settings
 
-    from alerts import services
+    from alerts.services import integrations
     from catalog.models import Service, Team
     from notifications.models import Notification
     from oncall.models import Page
@@ -230,7 +230,7 @@ def latency() -> list[tuple[str, object]]:
         Service.objects.create(name=f"Latency {i}", slug=f"latency-{i}", owner_team=team) for i in range(20)
     ]
     keys = [
-        services.create_integration(actor=None, service=s, name="AM", kind="alertmanager")[1]
+        integrations.create_integration(actor=None, service=s, name="AM", kind="alertmanager")[1]
         for s in services_
     ]
     env = _env(settings.SECRET_KEY)

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from alerts import services
 from alerts.models import Integration
+from alerts.services import integrations
 from notifications.models import Notification
 from oncall.models import Page
 from tests.factories import ServiceFactory, TeamFactory, UserFactory
@@ -32,7 +32,7 @@ def world(db, settings):
 def make_integration(world):
     def make(kind=Integration.Kind.ALERTMANAGER, **config):
         config.setdefault("name", f"{kind} integration")
-        return services.create_integration(actor=None, service=world["service"], kind=kind, **config)
+        return integrations.create_integration(actor=None, service=world["service"], kind=kind, **config)
 
     return make
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts import services
 from alerts.models import Alert, AlertGroup
+from alerts.services import integrations
 from oncall.models import Page
 from tests.alerts.conftest import page_messages
 
@@ -102,7 +102,7 @@ def wait_for(check, timeout: float = 30, what: str = ""):
 @pytest.mark.django_db(transaction=True)
 def test_real_alertmanager_fire_ack_repeat_resolve(world, live_server, client, alertmanager, settings):
     settings.SITE_URL = live_server.url
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=world["service"], name="Prometheus", kind="alertmanager"
     )
     base = alertmanager(f"{live_server.url}/integrations/{key}/alertmanager")

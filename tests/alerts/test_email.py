@@ -13,8 +13,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from alerts import mail, services
+from alerts import mail
 from alerts.models import Alert, AlertGroup, RawPayload
+from alerts.services import integrations
 from oncall.models import Page
 from tests.alerts.conftest import page_messages
 
@@ -56,10 +57,10 @@ def wait_for(check, timeout=15):
 
 @pytest.mark.django_db(transaction=True)
 def test_email_trigger_ack_repeat_resolve(world, smtp, client):
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=world["service"], name="Mail", kind="email"
     )
-    address = services.email_address(key)
+    address = integrations.email_address(key)
     assert address == f"{key}@alerts.example.com"
     body = "Host db1 disk at 97%.\nSeverity: critical\nRunbook: https://runbooks.example.com/disk\n"
     send(smtp, address, "PROBLEM: Disk full on db1", body)
@@ -86,14 +87,14 @@ def test_email_trigger_ack_repeat_resolve(world, smtp, client):
 
 @pytest.mark.django_db(transaction=True)
 def test_unknown_or_revoked_address_refused(world, smtp):
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=world["service"], name="Mail", kind="email"
     )
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         send(smtp, "0" * 40 + "@alerts.example.com", "PROBLEM: x", "y")
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         send(smtp, f"{key}@elsewhere.example.com", "PROBLEM: x", "y")
-    services.revoke_integration(integration=integration, actor=None)
+    integrations.revoke_integration(integration=integration, actor=None)
     with pytest.raises(smtplib.SMTPRecipientsRefused):
-        send(smtp, services.email_address(key), "PROBLEM: x", "y")
+        send(smtp, integrations.email_address(key), "PROBLEM: x", "y")
     assert Alert.objects.count() == 0

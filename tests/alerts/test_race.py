@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from alerts import services
 from alerts.models import Alert, AlertGroup
+from alerts.services import integrations
 from oncall.models import Page
 from tests.alerts.conftest import am_payload
 from tests.concurrency import raised, run_concurrently
@@ -16,7 +16,7 @@ from tests.concurrency import raised, run_concurrently
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_identical_triggers_one_alert_one_page(world):
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=world["service"], name="Prometheus", kind="alertmanager"
     )
     body = am_payload(fingerprint="same")
@@ -36,7 +36,7 @@ def test_twenty_concurrent_identical_triggers_one_alert_one_page(world):
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_distinct_alerts_same_group_one_page(world):
-    integration, key = services.create_integration(
+    integration, key = integrations.create_integration(
         actor=None, service=world["service"], name="Prometheus", kind="alertmanager"
     )
 

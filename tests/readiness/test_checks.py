@@ -71,14 +71,14 @@ class TestProbeCoverage:
         ]
 
     def test_alert_integration_counts_as_coverage(self, release, world):
-        from alerts import services as alert_services
+        from alerts.services import integrations as alert_integrations
 
         Probe.objects.filter(pk=world.probe.pk).update(state=Probe.State.PAUSED)
-        integration, _key = alert_services.create_integration(
+        integration, _key = alert_integrations.create_integration(
             actor=None, service=world.service, name="Prometheus", kind="alertmanager"
         )
         assert run("probe_coverage", release) == []
-        alert_services.revoke_integration(integration=integration, actor=None)
+        alert_integrations.revoke_integration(integration=integration, actor=None)
         assert run("probe_coverage", release) == [
             "service billing-api has no active probe and no alert integration"
         ]
