@@ -394,6 +394,7 @@ class TimelineEvent(models.Model):
         NOTE = "note", "Note"
         SUPPORT_REPORT = "support_report", "Support report"
         PROBE_ALERT = "probe_alert", "Probe alert"
+        ALERT = "alert", "Alert"
         PAGE = "page", "Page"
         RUNBOOK = "runbook", "Runbook"
         POSTMORTEM = "postmortem", "Postmortem"

@@ -57,6 +57,10 @@ DELETE /api/v1/slos/{id}/                       -  -  -  -  -  y  y
 DELETE /api/v1/teams/{id}/                      -  -  -  -  -  y  y
 GET /api/v1/action-items/                       -  -  -  r  r  r  r
 GET /api/v1/action-items/{id}/                  -  -  -  r  r  r  r
+GET /api/v1/alert-groups/                       -  -  -  r  r  r  r
+GET /api/v1/alert-groups/{id}/                  -  -  -  r  r  r  r
+GET /api/v1/alerts/                             -  -  -  r  r  r  r
+GET /api/v1/alerts/{id}/                        -  -  -  r  r  r  r
 GET /api/v1/api-tokens/                         -  -  -  o  o  o  r
 GET /api/v1/api-tokens/{id}/                    -  -  -  o  o  o  r
 GET /api/v1/calendar-feeds/                     -  -  -  o  o  o  o
@@ -137,6 +141,8 @@ PATCH /api/v1/services/{id}/                    -  -  -  -  -  y  y
 PATCH /api/v1/severities/{id}/                  -  -  -  -  -  y  y
 PATCH /api/v1/slos/{id}/                        -  -  -  -  -  y  y
 PATCH /api/v1/teams/{id}/                       -  -  -  -  -  y  y
+POST /api/v1/alert-groups/{id}/acknowledge/      -  -  -  y  -  y  y
+POST /api/v1/alert-groups/{id}/resolve/          -  -  -  y  -  y  y
 POST /api/v1/action-items/                      -  -  -  y  -  y  y
 POST /api/v1/action-items/{id}/status/          -  -  -  y  -  y  y
 POST /api/v1/api-tokens/                        -  -  -  y  y  y  y
@@ -214,6 +220,16 @@ PUT /api/v1/teams/{id}/                         -  -  -  -  -  y  y
 ADMIN = """
 # columns: anonymous, signed in with no role, Support, Responders, Release leads, Engineering managers, superuser
 #                                              an no su responder releasele manager   superus
+alerts.alert                                   -  -  -  lvh       lvh       lvh       lvh
+alerts.alertgroup                              -  -  -  lvh       lvh       lvh       lvh
+alerts.alertgroup:acknowledge                  -  -  -  y         -         y         y
+alerts.alertgroup:open_incident                -  -  -  y         -         y         y
+alerts.alertgroup:resolve                      -  -  -  y         -         y         y
+alerts.alertgroup:take_over                    -  -  -  y         -         y         y
+alerts.integration                             -  -  -  lvh       -         lvhaed    lvhaed
+alerts.integration:revoke                      -  -  -  -         -         y         y
+alerts.integration:rotate                      -  -  -  -         -         y         y
+alerts.rawpayload                              -  -  -  lvh       -         lvh       lvh
 accounts.apitoken                              -  -  -  o:lvha    o:lvha    o:lvha    lvha
 accounts.apitoken:revoke_selected              -  -  -  y         y         y         y
 accounts.user                                  -  -  -  -         -         lvh       lvhaed
@@ -295,6 +311,8 @@ status.subscriber                              -  -  -  -         -         lvhd
 PAGES = """
 # columns: anonymous, signed in with no role, Support, Responders, Release leads, Engineering managers, superuser
 #                                    anon noro supp resp rele mana supe
+alerts:ingest                        405  405  405  405  405  405  405
+alerts:ingest-kind                   405  405  405  405  405  405  405
 api-docs                             -    -    y    y    y    y    y
 api-not-found                        -    -    -    -    -    -    -
 api-redoc                            -    -    y    y    y    y    y

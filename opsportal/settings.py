@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     # layer 3
     "probes",
     "slos",
+    "alerts",
     # layer 4
     "readiness",
     "deployments",
@@ -320,6 +321,8 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "readiness.models.Release.Status",
         "ReviewItemStateEnum": "readiness.models.ReviewItem.State",
         "ApiTokenStatusEnum": "accounts.models.ApiToken.Status",
+        "AlertStatusEnum": "alerts.models.Alert.Status",  # AlertGroup.Status has the same values
+        "AlertSeverityEnum": "alerts.models.Severity",
     },
 }
 
@@ -511,3 +514,11 @@ if "SLO_BUDGET_GATE_MIN_REMAINING" in _os.environ:
         SLO_BUDGET_GATE_MIN_REMAINING = float(_os.environ["SLO_BUDGET_GATE_MIN_REMAINING"])
     except ValueError:
         raise ImproperlyConfigured("SLO_BUDGET_GATE_MIN_REMAINING is a fraction such as 0.1.") from None
+
+# --- Alerts (alerts/, docs/alerts.md) ------------------------------------------------------
+# The domain of integration e-mail addresses (<key>@<domain>), served by manage.py alerts_smtp.
+ALERTS_EMAIL_DOMAIN = envparse.get_str("ALERTS_EMAIL_DOMAIN", "alerts.localhost")
+# Raw payloads (every request body, parsed or not) are kept this many days.
+ALERTS_PAYLOAD_RETENTION_DAYS = envparse.get_int("ALERTS_PAYLOAD_RETENTION_DAYS", 30, minimum=1)
+# Larger request bodies are refused with 413 (and not stored).
+ALERTS_MAX_PAYLOAD_BYTES = envparse.get_int("ALERTS_MAX_PAYLOAD_BYTES", 1_048_576, minimum=1024)

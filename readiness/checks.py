@@ -2,7 +2,7 @@
 
 Each check takes the release, ``now`` and the review item it backs (for evidence) and returns
 a list of reasons it fails - empty means pass. Reasons name the service, team or incident so a
-release lead knows what to fix ("service billing-api has no active probe"). Checks read through
+release lead knows what to fix ("service billing-api has no active probe and no alert integration"). Checks read through
 the lower layers' models and selectors only (layer 4 reads layers 0-3).
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from alerts.selectors import services_with_integrations
 from catalog.models import ServiceLink
 from incidents.models import Incident
 from oncall import rotation
@@ -94,10 +95,12 @@ def probe_coverage(release: Release, *, now: datetime, item=None) -> list[str]:
     probes = defaultdict(list)
     for p in Probe.objects.filter(service__in=[s.pk for s in services]).exclude(state=Probe.State.PAUSED):
         probes[p.service_id].append(p)
+    # An active alert integration (its monitoring sends alerts here) covers a service too.
+    integrated = services_with_integrations(s.pk for s in services)
     for s in services:
         active = sorted(probes.get(s.pk, []), key=lambda p: p.name)
-        if not active:
-            reasons.append(f"service {s.slug} has no active probe")
+        if not active and s.pk not in integrated:
+            reasons.append(f"service {s.slug} has no active probe and no alert integration")
         for p in active:
             if p.runbook_id is None:
                 reasons.append(f"probe '{p.name}' on service {s.slug} links no runbook")

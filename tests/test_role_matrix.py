@@ -339,6 +339,9 @@ def _page_args():
         "probes:ping-start": lambda w: _ping_url("/start"),
         "probes:ping-fail": lambda w: _ping_url("/fail"),
         "probes:ping-exit-status": lambda w: _ping_url("/0"),
+        # ingestion endpoints take POST only; a GET is 405 before the key is even looked at
+        "alerts:ingest": lambda w: reverse("alerts:ingest", args=["0" * 40]),
+        "alerts:ingest-kind": lambda w: f"/integrations/{'0' * 40}/alertmanager",
     }
 
 

@@ -66,7 +66,22 @@ class TestRunbooksFresh:
 class TestProbeCoverage:
     def test_no_active_probe(self, release, world):
         Probe.objects.filter(pk=world.probe.pk).update(state=Probe.State.PAUSED)
-        assert run("probe_coverage", release) == ["service billing-api has no active probe"]
+        assert run("probe_coverage", release) == [
+            "service billing-api has no active probe and no alert integration"
+        ]
+
+    def test_alert_integration_counts_as_coverage(self, release, world):
+        from alerts.services import integrations as alert_integrations
+
+        Probe.objects.filter(pk=world.probe.pk).update(state=Probe.State.PAUSED)
+        integration, _key = alert_integrations.create_integration(
+            actor=None, service=world.service, name="Prometheus", kind="alertmanager"
+        )
+        assert run("probe_coverage", release) == []
+        alert_integrations.revoke_integration(integration=integration, actor=None)
+        assert run("probe_coverage", release) == [
+            "service billing-api has no active probe and no alert integration"
+        ]
 
     def test_probe_without_runbook(self, release, world):
         Probe.objects.filter(pk=world.probe.pk).update(runbook=None)
