@@ -371,7 +371,7 @@ def dispatch_update(*, update_id: int, now: datetime | None = None) -> UpdateDis
 
             ensure_public_records([update.incident_id])
             record = PublicIncident.objects.get(incident_id=update.incident_id)
-            title = record.public_title or update.incident.title
+            title = record.public_title
             url = absolute_reverse("status:incident", public_id=record.public_id)
             count = 0
             for subscriber in Subscriber.objects.filter(state=Subscriber.State.CONFIRMED).iterator(
