@@ -296,8 +296,8 @@ class IncidentAdmin(IncidentRoomMixin, ServiceHistoryAdmin):
         if incident is not None:
             can_act = permissions.can_respond(request.user) and self.has_change_permission(request, incident)
             extra.update(
-                update_form=StatusUpdateForm(),
-                note_form=NoteForm(),
+                update_form=StatusUpdateForm(auto_id="update_%s"),  # two forms on one page: distinct ids
+                note_form=NoteForm(auto_id="note_%s"),
                 transitions=self._transitions(incident),
                 can_act=can_act,
                 markdown_url=reverse("admin:incidents_incident_markdown", args=[incident.pk]),
