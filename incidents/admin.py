@@ -301,6 +301,7 @@ class IncidentAdmin(IncidentRoomMixin, ServiceHistoryAdmin):
                 transitions=self._transitions(incident),
                 can_act=can_act,
                 markdown_url=reverse("admin:incidents_incident_markdown", args=[incident.pk]),
+                is_nav_sidebar_enabled=False,  # the room needs the width
                 severity_badge=severity_badge(incident.severity),
                 status_badge=status_badge(incident),
                 **self.room_context(request, incident, can_act),
