@@ -14,6 +14,7 @@ registered in :mod:`incidents.room`.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -267,6 +268,13 @@ class IncidentRoomMixin:
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[obj.pk]))
+
+    def response_change(self, request, obj):
+        """Saving "Edit details" goes back to the room (not the list)."""
+        response = super().response_change(request, obj)
+        if "_save" in request.POST and IS_POPUP_VAR not in request.POST:
+            return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[obj.pk]))
+        return response
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

@@ -63,6 +63,8 @@ def test_manager_declares_from_the_dashboard_runs_the_room_and_starts_the_postmo
     page.keyboard.type("Billing")
     expect(page.locator(".select2-results__option--highlighted", has_text="Billing API")).to_be_visible()
     page.keyboard.press("Enter")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "declare-incident.png"), full_page=True)
     clicks.click(page.get_by_role("button", name="Declare incident"))
     assert clicks.n < 5
 

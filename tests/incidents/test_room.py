@@ -82,6 +82,10 @@ def test_declare_from_an_escalation_prefills_and_links_it(manager_client, manage
     esc = file(
         support_user, service=service, summary="Checkout shows error 500\nsince 10:00", customers_reporting=3
     )
+    change = manager_client.get(
+        reverse("admin:escalations_escalation_change", args=[esc.pk])
+    ).content.decode()
+    assert f"?from=escalation:{esc.pk}" in change  # "Declare incident from this"
     body = manager_client.get(reverse(ADD) + f"?from=escalation:{esc.pk}").content.decode()
     assert f"Prefilled from support escalation {esc.reference}" in body
     assert "Checkout: Checkout shows error 500" in body
@@ -106,6 +110,8 @@ def test_declare_from_an_on_call_page_prefills(manager_client, support_user):
     service = paged_service(name="Search")
     esc = file(support_user, service=service)
     page = esc.page
+    change = manager_client.get(reverse("admin:oncall_page_change", args=[page.pk])).content.decode()
+    assert f"?from=page:{page.pk}" in change  # "Declare incident from this" on the page's admin page
     body = manager_client.get(reverse(ADD) + f"?from=page:{page.pk}").content.decode()
     assert f"Prefilled from page #{page.pk}" in body
     assert page.title[:30] in body
@@ -266,6 +272,28 @@ def test_a_broken_panel_is_skipped_and_panels_are_ordered(manager_client, manage
     finally:
         room.unregister_room_panel("zz-broken")
         room.unregister_room_panel("aa-hidden")
+
+
+def test_saving_edit_details_returns_to_the_room(manager_client, manager):
+    incident = declare(actor=manager, title="Old title")
+    page = manager_client.get(room_url(incident))
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("services", "runbooks")}
+    data.update(
+        title="New title",
+        severity=incident.severity_id,
+        services=[s.pk for s in incident.services.all()],
+        started_at_0=incident.started_at.strftime("%Y-%m-%d"),
+        started_at_1=incident.started_at.strftime("%H:%M:%S"),
+        _save="Save",
+    )
+    for key in ("primary_service", "owning_team", "commander", "comms_lead", "scribe"):
+        data[key] = getattr(incident, f"{key}_id") or ""
+    response = manager_client.post(room_url(incident), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response["Location"] == room_url(incident)
+    incident.refresh_from_db()
+    assert incident.title == "New title"
 
 
 def test_edit_details_errors_reopen_the_details_tab(manager_client, manager):
