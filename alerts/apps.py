@@ -9,6 +9,9 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         # The page <-> alert group settlement (ARCHITECTURE.md: the one sanctioned use of
         # signals): oncall tells us a page was acknowledged or resolved.
-        from alerts import receivers
+        from alerts import receivers, room
+        from incidents.room import register_declare_source, register_room_panel
 
         receivers.connect()
+        register_room_panel("alerts", "alerts/_incident_panel.html", room.panel, order=35)
+        register_declare_source("alertgroup", room.prefill, room.link)

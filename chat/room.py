@@ -41,6 +41,11 @@ def panel(incident) -> dict | None:
     }
 
 
+def _context(incident) -> dict | None:
+    data = panel(incident)
+    return None if data is None else {"panel": data}
+
+
 def register() -> bool:
     try:
         from incidents import room  # type: ignore[attr-defined]
@@ -50,7 +55,7 @@ def register() -> bool:
     if register_panel is None:
         return False
     try:
-        register_panel(key="chat-channel", title="Slack channel", template=TEMPLATE, context=panel)
+        register_panel("chat-channel", TEMPLATE, lambda incident, request: _context(incident), order=15)
     except TypeError:
         log.warning("chat: incidents.room.register_room_panel has another signature; panel not registered")
         return False

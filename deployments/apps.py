@@ -9,6 +9,8 @@ class DeploymentsConfig(AppConfig):
         # Readiness (same layer) tells us about shipped / rolled-back releases through its
         # signal and asks us for the check, the gate's last deploys and real rollbacks
         # through its hooks; deployments imports readiness, never the other way round.
-        from deployments import readiness_wiring
+        from deployments import readiness_wiring, room
+        from incidents.room import register_room_panel
 
         readiness_wiring.connect()
+        register_room_panel("deployments", "deployments/incident_causes.html", room.likely_causes, order=25)

@@ -326,6 +326,7 @@ class SupportSettingsAdmin(ServiceHistoryAdmin):
             {"fields": ["blocked_ack_minutes", "degraded_ack_minutes", "question_ack_minutes"]},
         ),
         ("Surge detection", {"fields": ["surge_threshold", "surge_window_minutes", "surge_severity"]}),
+        ("Support form", {"fields": ["duplicate_window_minutes"]}),
     ]
     list_display = [
         "__str__",

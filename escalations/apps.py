@@ -16,6 +16,14 @@ class EscalationsConfig(AppConfig):
         )
         page_resolved.connect(_page_resolved, sender=Page, dispatch_uid="escalations.page_resolved")
 
+        # The incident room (incidents, same layer, must not import us) shows the linked
+        # escalations with their customer counts, and declares from an escalation.
+        from escalations import room
+        from incidents.room import register_declare_source, register_room_panel
+
+        register_room_panel("escalations", "admin/escalations/room_panel.html", room.panel, order=20)
+        register_declare_source("escalation", room.prefill, room.link)
+
 
 def _page_acknowledged(sender, page, user, at, **kwargs) -> None:
     from escalations import services

@@ -86,6 +86,11 @@ class EscalationForm(forms.Form):
         help_text=f"Tickets, screenshots, recordings: one web address per line, at most {MAX_LINKS}.",
     )
 
+    confirm_duplicate = forms.BooleanField(
+        required=False,
+        label="Yes, file it again: this is a new report, not a duplicate",
+    )
+
     def __init__(self, *args, open_incidents=None, **kwargs):
         super().__init__(*args, **kwargs)
         if open_incidents is not None:
@@ -146,6 +151,21 @@ class EscalationForm(forms.Form):
             if data["service"] is None and raw != NOT_SURE:
                 self.add_error("service", 'Pick the affected service, or "Not sure".')
         return data
+
+    def duplicate_of(self, now):
+        """The recent filing this one may duplicate (same customer and service inside the
+        configured window), unless attaching or already confirmed. The support page asks; the
+        API does not (an integration files deliberately)."""
+        data = self.cleaned_data
+        if self.attaching or data.get("confirm_duplicate"):
+            return None
+        service = data.get("service")
+        return selectors.recent_duplicate(
+            customer=data.get("customer", ""),
+            service_id=service.pk if service is not None else None,
+            within_minutes=services.current_settings().duplicate_window_minutes,
+            now=now,
+        )
 
     def save(self, *, reporter):
         """File the escalation (or attach it to the chosen incident) through the services.

@@ -72,6 +72,12 @@ class SupportSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(4)],
         help_text="Severity level (1-4) of incidents opened by surge detection.",
     )
+    duplicate_window_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text="A second filing for the same customer and service within this many minutes asks "
+        "the agent to confirm it is not a duplicate; 0 turns the question off.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()

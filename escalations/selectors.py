@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from catalog.models import Service
 from escalations.models import Escalation
 from incidents.models import Incident, StatusUpdate
+from oncall.selectors import resolve_levels, snapshot
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class PublicIncident:
     services: tuple[str, ...]
     customer_message: str
     last_update_at: datetime
+    service_ids: tuple[int, ...] = ()
 
 
 def open_incidents() -> list[PublicIncident]:
@@ -59,6 +62,7 @@ def open_incidents() -> list[PublicIncident]:
             status=i.status,
             status_display=i.get_status_display(),
             services=tuple(s.name for s in i.services.all()),
+            service_ids=tuple(s.pk for s in i.services.all()),
             customer_message=i.customer_message,
             last_update_at=max(
                 t for t in (i.detected_at, i.last_update_at, i.customer_message_updated_at) if t is not None
@@ -101,6 +105,34 @@ def latest_external_updates(incident_ids) -> dict[int, StatusUpdate]:
     for update in rows:
         latest.setdefault(update.incident_id, update)
     return latest
+
+
+def recent_duplicate(*, customer: str, service_id: int | None, within_minutes: int, now: datetime):
+    """The newest escalation for the same customer (case-insensitive) and service filed in the
+    last ``within_minutes`` (the support form asks before filing a second one), or None."""
+    if within_minutes <= 0 or not (customer or "").strip():
+        return None
+    return (
+        Escalation.objects.filter(
+            customer__iexact=customer.strip(),
+            service_id=service_id,
+            created_at__gte=now - timedelta(minutes=within_minutes),
+        )
+        .select_related("service", "reporter")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def routed_to(escalation: Escalation) -> tuple[str, list]:
+    """(team name, people on call now at the first level) of the policy an escalation went
+    to: what support tells the customer, rather than the policy's name."""
+    policy = escalation.policy
+    if policy is None:
+        return "", []
+    team = policy.team.name if policy.team_id else policy.name
+    levels = resolve_levels(snapshot(policy)["levels"], timezone.now())
+    return team, list(levels[0].users) if levels else []
 
 
 def triage_list() -> QuerySet[Escalation]:

@@ -90,7 +90,7 @@ PAGING_IMPACTS = frozenset({Impact.BLOCKED, Impact.DEGRADED})
 # ---------------------------------------------------------------------------------------
 SETTINGS_FIELDS = (
     "triage_policy", "blocked_ack_minutes", "degraded_ack_minutes", "question_ack_minutes",
-    "surge_threshold", "surge_window_minutes", "surge_severity",
+    "surge_threshold", "surge_window_minutes", "surge_severity", "duplicate_window_minutes",
 )  # fmt: skip
 
 
@@ -119,6 +119,11 @@ def update_settings(*, actor, **fields) -> SupportSettings:
         raise InvalidInput("The surge threshold is between 2 and 1000 escalations.", field="surge_threshold")
     if not 1 <= row.surge_window_minutes <= 1440:
         raise InvalidInput("The surge window is between 1 and 1440 minutes.", field="surge_window_minutes")
+    if not 0 <= row.duplicate_window_minutes <= 7 * 24 * 60:
+        raise InvalidInput(
+            "The duplicate window is between 0 (off) and 10080 minutes (a week).",
+            field="duplicate_window_minutes",
+        )
     if not 1 <= row.surge_severity <= 4:
         raise InvalidInput("The surge severity is a level from 1 to 4.", field="surge_severity")
     row._history_user = actor

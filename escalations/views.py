@@ -60,10 +60,15 @@ def escalate(request):
             form.add_error(None, limits.LIMIT_MESSAGE)
             status = 429
         elif form.is_valid():
-            escalation = form.save(reporter=request.user)
-            if escalation is not None:
-                messages.success(request, _done_message(escalation))
-                return redirect("escalations:home")
+            duplicate = form.duplicate_of(timezone.now())
+            if duplicate is not None:
+                form.duplicate = duplicate
+                form.add_error(None, _duplicate_message(duplicate))
+            else:
+                escalation = form.save(reporter=request.user)
+                if escalation is not None:
+                    messages.success(request, _done_message(escalation))
+                    return redirect("escalations:home")
     else:
         form = EscalationForm()
     incidents = form.open_incidents
@@ -75,8 +80,36 @@ def escalate(request):
     return render(
         request,
         "escalations/escalate.html",
-        {"form": form, "open_incidents": incidents, "slas": slas},
+        {
+            "form": form,
+            "open_incidents": incidents,
+            "slas": slas,
+            # for "this service has an open incident" before submitting (the page's script)
+            "incidents_by_service": [
+                {
+                    "id": i.id,
+                    "reference": i.reference,
+                    "title": i.title,
+                    "status": i.status_display,
+                    "message": i.customer_message,
+                    "services": list(i.service_ids),
+                }
+                for i in incidents
+            ],
+            "duplicate": getattr(form, "duplicate", None),
+        },
         status=status,
+    )
+
+
+def _duplicate_message(duplicate) -> str:
+    ago = timezone.now() - duplicate.created_at
+    minutes = max(1, int(ago.total_seconds() // 60))
+    where = f"on {duplicate.service.name}" if duplicate.service_id else "with no service"
+    return (
+        f"{duplicate.reference} was filed for {duplicate.customer} {where} {minutes} min ago "
+        f"by {duplicate.reporter}. If this is the same problem, nothing more is needed; "
+        "to file a second report anyway, tick the box below and send again."
     )
 
 
@@ -97,4 +130,12 @@ def _done_message(escalation) -> str:
             f"{escalation.reference} filed. No on-call policy covers it yet, so nobody was paged: "
             "engineering sees it in their triage list. For an emergency, call the team directly."
         )
-    return f"{escalation.reference} filed and routed to {escalation.policy.name}; it is to be acknowledged by {due}."
+    team, people = selectors.routed_to(escalation)
+    who = (
+        f"{', '.join(str(p) for p in people)} {'is' if len(people) == 1 else 'are'} on call"
+        if people
+        else ("nobody is on call right now, so the rest of the team is told")
+    )
+    return (
+        f"{escalation.reference} filed and sent to the {team} team: {who}. It is to be acknowledged by {due}."
+    )

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from incidents import permissions, selectors, services
-from incidents.forms import DeclareIncidentForm, IncidentChangeForm, NoteForm, StatusUpdateForm
+from incidents.admin_room import IncidentRoomMixin
+from incidents.forms import IncidentChangeForm, NoteForm, StatusUpdateForm
 from incidents.models import Incident, Severity
 from opsportal.admin_base import ServiceHistoryAdmin
 from opsportal.badges import badge
@@ -113,7 +114,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ServiceHistoryAdmin):
+class IncidentAdmin(IncidentRoomMixin, ServiceHistoryAdmin):
     form = IncidentChangeForm
     list_display = [
         "reference", "title", "severity_col", "status_col", "duration", "commander", "service_list",
@@ -136,7 +137,6 @@ class IncidentAdmin(ServiceHistoryAdmin):
     autocomplete_fields = ["services", "primary_service", "owning_team", "runbooks"]
     actions = ["acknowledge_selected", "take_command_selected", "mitigate_selected", "resolve_selected"]
     list_per_page = 50
-    change_form_template = "admin/incidents/incident/change_form.html"
     change_list_template = "admin/incidents/incident/change_list.html"
     readonly_fields = [
         "reference", "status_col", "severity_guide", "detected_at", "acknowledged", "ack_due",
@@ -146,7 +146,7 @@ class IncidentAdmin(ServiceHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": DeclareIncidentForm.Meta.fields})]
+            return super().get_fieldsets(request, obj)  # the short declare form (IncidentRoomMixin)
         return [
             (None, {"fields": ["reference", "status_col", "title", "summary", "severity", "severity_guide", "drill"]}),
             ("Scope", {"fields": ["services", "primary_service", "owning_team", "detection_source", "tags"]}),
@@ -164,12 +164,6 @@ class IncidentAdmin(ServiceHistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = DeclareIncidentForm
-            kwargs["fields"] = DeclareIncidentForm.Meta.fields
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_queryset(self, request):
         return selectors.incident_list()
@@ -265,19 +259,7 @@ class IncidentAdmin(ServiceHistoryAdmin):
     def next_update(self, obj):
         return self.update_due(obj)
 
-    # --- saving through services ----------------------------------------------------------
-    def create_object(self, request, form, formsets):
-        data = form.cleaned_data
-        return services.declare_incident(
-            title=data["title"],
-            severity=data["severity"],
-            services=list(data["services"]),
-            actor=request.user,
-            summary=data.get("summary", ""),
-            detection_source=data.get("detection_source") or Incident.DetectionSource.MANUAL,
-            drill=data.get("drill", False),
-        )
-
+    # --- saving through services (declaring: IncidentRoomMixin.create_object) ------------
     def update_object(self, request, obj, form, formsets):
         data = form.cleaned_data
         original = Incident.objects.get(pk=obj.pk)
@@ -312,15 +294,17 @@ class IncidentAdmin(ServiceHistoryAdmin):
         incident = self.get_object(request, object_id)
         extra = extra_context or {}
         if incident is not None:
+            can_act = permissions.can_respond(request.user) and self.has_change_permission(request, incident)
             extra.update(
-                timeline=list(selectors.timeline(incident)),
-                updates=list(selectors.updates(incident)),
-                update_form=StatusUpdateForm(),
-                note_form=NoteForm(),
+                update_form=StatusUpdateForm(auto_id="update_%s"),  # two forms on one page: distinct ids
+                note_form=NoteForm(auto_id="note_%s"),
                 transitions=self._transitions(incident),
-                can_act=permissions.can_respond(request.user)
-                and self.has_change_permission(request, incident),
+                can_act=can_act,
                 markdown_url=reverse("admin:incidents_incident_markdown", args=[incident.pk]),
+                is_nav_sidebar_enabled=False,  # the room needs the width
+                severity_badge=severity_badge(incident.severity),
+                status_badge=status_badge(incident),
+                **self.room_context(request, incident, can_act),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -356,6 +340,7 @@ class IncidentAdmin(ServiceHistoryAdmin):
             path("<int:pk>/post-update/", view(self.post_update_view), name="incidents_incident_post_update"),
             path("<int:pk>/add-note/", view(self.add_note_view), name="incidents_incident_add_note"),
             path("<int:pk>/timeline.md", view(self.markdown_view), name="incidents_incident_markdown"),
+            *self.room_urls(),
             *super().get_urls(),
         ]
 
@@ -387,6 +372,9 @@ class IncidentAdmin(ServiceHistoryAdmin):
         if verb not in self.VERBS:
             raise PermissionDenied("Unknown action.")
         fn, done = self.VERBS[verb]
+        if verb == "close":
+            self.try_close(request, incident)
+            return self._back(incident)
         kwargs = {"incident": incident, "actor": request.user}
         if verb == "reopen":
             kwargs["reason"] = request.POST.get("note", "")

@@ -13,7 +13,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self) -> None:
-        from incidents import paging
+        from incidents import admin_room, paging
         from oncall.signals import page_acknowledged, page_resolved
 
         # oncall (layer 1) tells us a page was acknowledged or resolved: settle its incident
@@ -23,3 +23,7 @@ class IncidentsConfig(AppConfig):
         # The data migration seeds the severity framework; a test flush (or a fresh database
         # restored without data) gets it back after every migrate, like the role groups.
         post_migrate.connect(_ensure_severities, sender=self, dispatch_uid="incidents.ensure_severities")
+        # The room's own side panels (pages, runbooks) and "declare from an on-call page";
+        # higher layers register theirs the same way (incidents/room.py).
+        admin_room.register_builtin_panels()
+        admin_room.register_builtin_sources()

@@ -8,9 +8,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils.html import format_html
 
 from accounts import roles
-from incidents.models import Incident, StatusUpdate
+from incidents.models import Incident, Severity, StatusUpdate
 from opsportal.text import validate_no_control_characters
 
 
@@ -25,19 +26,66 @@ def eligible_people():
     )
 
 
+class SeverityGuideField(forms.ModelChoiceField):
+    """Severity as radio buttons, each with its triage guide beside it (no default: the
+    person declaring reads the guide and chooses)."""
+
+    def label_from_instance(self, obj):
+        return format_html(
+            '<span class="room-sev-choice"><strong>{}</strong> {}'
+            '<span class="room-sev-guide">{}</span>'
+            '<span class="room-sev-terms">acknowledge within {} &middot; updates every {} &middot; {} '
+            "&middot; postmortem {}</span></span>",
+            obj.label,
+            obj.name,
+            obj.description,
+            obj.ack_sla_display,
+            obj.cadence_display,
+            "pages on-call" if obj.pages_oncall else "no page",
+            "required" if obj.postmortem_required else "optional",
+        )
+
+
 class DeclareIncidentForm(forms.ModelForm):
-    """Title, severity and one service are enough; the rest can follow."""
+    """The short declare form: title, severity (no default), services, what customers see,
+    "I am the commander" (on by default) and drill. The rest can follow in the room."""
+
+    severity = SeverityGuideField(
+        queryset=Severity.objects.order_by("level"),
+        widget=forms.RadioSelect(attrs={"class": "room-sev-radio"}),
+        empty_label=None,
+        help_text="Read the guide beside each level; when in doubt, pick the more severe one.",
+    )
+    i_am_commander = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="I am the commander",
+        help_text="Untick to leave command for whoever acknowledges first.",
+    )
+    declared_from = forms.CharField(required=False, widget=forms.HiddenInput, max_length=80)
 
     class Meta:
         model = Incident
-        fields = ["title", "severity", "services", "summary", "detection_source", "drill"]
-        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
+        fields = ["title", "severity", "services", "customer_impact", "summary", "detection_source", "drill"]
+        labels = {"customer_impact": "What customers see", "summary": "Notes for responders"}
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 2}),
+            "customer_impact": forms.Textarea(attrs={"rows": 2}),
+            "detection_source": forms.HiddenInput,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["services"].required = True
-        self.fields["services"].help_text = "The first service's team owns the incident."
-        self.fields["severity"].empty_label = None
+        self.fields["services"].help_text = "Type to search. The first service's team owns the incident."
+        self.fields[
+            "customer_impact"
+        ].help_text = "Optional, internal. Nothing reaches the public status page until someone publishes it."
+        self.fields["detection_source"].required = False
+        self.fields["title"].widget.attrs.setdefault("autofocus", True)
+
+    def clean_detection_source(self):
+        return self.cleaned_data.get("detection_source") or Incident.DetectionSource.MANUAL
 
 
 class IncidentChangeForm(forms.ModelForm):
@@ -91,7 +139,9 @@ class IncidentChangeForm(forms.ModelForm):
 
 class StatusUpdateForm(forms.Form):
     audience = forms.ChoiceField(
-        choices=StatusUpdate.Audience.choices, initial=StatusUpdate.Audience.INTERNAL
+        choices=StatusUpdate.Audience.choices,
+        initial=StatusUpdate.Audience.INTERNAL,
+        widget=forms.RadioSelect,
     )
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, validators=[validate_no_control_characters]
@@ -109,3 +159,25 @@ class NoteForm(forms.Form):
         help_text="Leave empty for now; set it to reconstruct what happened earlier.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+
+class ChangeSeverityForm(forms.Form):
+    severity = forms.ModelChoiceField(queryset=Severity.objects.order_by("level"), empty_label=None)
+    reason = forms.CharField(
+        max_length=500,
+        validators=[validate_no_control_characters],
+        help_text="Recorded on the timeline, e.g. 'EU customers unaffected'.",
+    )
+
+
+class AssignRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[(r, r) for r in IncidentChangeForm.ROLE_FIELDS])
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = eligible_people()
+
+
+class LinkRunbookForm(forms.Form):
+    runbook = forms.IntegerField(min_value=1, max_value=2**63 - 1)

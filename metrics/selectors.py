@@ -667,10 +667,16 @@ def probes_needing_attention(filters: Filters, *, limit: int = PANEL_LIMIT) -> d
         .select_related("service")
         .order_by(Case(When(state=Probe.State.DOWN, then=0), default=1), "state_changed_at", "id")[:limit]
     )
+    no_verdict = counts.get(Probe.State.NEW, 0)  # never produced a verdict: not "up"
+    paused = counts.get(Probe.State.PAUSED, 0)
     return {
         "by_state": {state: counts.get(state, 0) for state in Probe.State.values},
         "attention": sum(counts.get(s, 0) for s in bad),
         "rows": rows,
+        "no_verdict": no_verdict,
+        "paused": paused,
+        # "All probes up" must be true: every probe has a verdict and it is up
+        "all_up": bool(counts) and not rows and counts.get(Probe.State.UP, 0) == sum(counts.values()),
     }
 
 

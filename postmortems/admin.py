@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.models import Incident
 from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from opsportal.badges import badge
 from postmortems import permissions, prefill, selectors, services
@@ -301,8 +302,30 @@ class PostmortemAdmin(ServiceHistoryAdmin):
             path("archive/", view(self.archive_view), name="postmortems_archive"),
             path("<int:pk>/review/<str:verb>/", view(self.review_view), name="postmortems_postmortem_review"),
             path("<int:pk>/postmortem.md", view(self.markdown_view), name="postmortems_postmortem_markdown"),
+            path(
+                "start-from-incident/<int:incident_pk>/",
+                view(self.start_from_incident_view),
+                name="postmortems_postmortem_start_from_incident",
+            ),
             *super().get_urls(),
         ]
+
+    def start_from_incident_view(self, request, incident_pk):
+        """The incident room's "Start postmortem" button (also offered when closing is refused
+        for a missing postmortem): start it prefilled from the incident and open it."""
+        if request.method != "POST":
+            raise PermissionDenied("Use the Start postmortem button in the incident room.")
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        get_object_or_404(Incident.objects.only("pk"), pk=incident_pk)
+        room_url = reverse("admin:incidents_incident_change", args=[incident_pk])
+        done, pm = self.run_service(
+            request, services.start_postmortem, incident=incident_pk, actor=request.user
+        )
+        if not done:
+            return HttpResponseRedirect(room_url)
+        self.message_user(request, "Postmortem started, prefilled from the incident.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:postmortems_postmortem_change", args=[pm.pk]))
 
     def review_view(self, request, pk, verb):
         if request.method != "POST":

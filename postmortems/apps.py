@@ -26,8 +26,14 @@ class PostmortemsConfig(AppConfig):
     verbose_name = "Postmortems"
 
     def ready(self) -> None:
+        from incidents.room import register_close_remedy, register_room_panel
         from incidents.services import register_close_guard
+        from postmortems import room
         from postmortems.services import close_guard
 
         # SEV levels flagged "postmortem required" cannot close until it is published.
         register_close_guard(close_guard)
+        # The incident room offers "Start postmortem" / "Open postmortem" (also in the refused
+        # close message) and shows the postmortem's state and due date once it exists.
+        register_close_remedy(room.remedy)
+        register_room_panel("postmortem", "admin/postmortems/room_panel.html", room.panel, order=50)

@@ -7,12 +7,18 @@ from __future__ import annotations
 import threading
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 
+from incidents.models import Incident
 from opsportal.admin_base import ServiceHistoryAdmin, ServiceModelAdmin
 from status import selectors, services
 from status.models import Component, ComponentStatus, PublicIncident, ScheduledMaintenance, Subscriber
+from status.room import PublishForm
 
 # Statuses derived once per changelist request (admin instances are shared by threads).
 _page = threading.local()
@@ -149,6 +155,37 @@ class PublicIncidentAdmin(ServiceHistoryAdmin):
             ),
             done="{n} incident(s) marked " + ("public" if public else "not public") + ".",
         )
+
+    def get_urls(self):
+        return [
+            path(
+                "publish-incident/<int:incident_pk>/",
+                self.admin_site.admin_view(self.publish_view),
+                name="status_publicincident_publish",
+            ),
+            *super().get_urls(),
+        ]
+
+    def publish_view(self, request, incident_pk):
+        """The incident room's "Publish on the status page" form (status.room)."""
+        if request.method != "POST":
+            raise PermissionDenied("Use the form in the incident room.")
+        incident = get_object_or_404(Incident, pk=incident_pk)
+        form = PublishForm(request.POST)
+        if not form.is_valid():
+            self.message_user(
+                request, "Write the public title and the message for customers.", messages.ERROR
+            )
+        else:
+            self.run_service(
+                request,
+                services.publish_incident,
+                incident=incident,
+                actor=request.user,
+                **form.cleaned_data,
+                success=f"{incident.reference} is on the status page as “{form.cleaned_data['public_title']}”.",
+            )
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
 
     @admin.action(description="Show on the status page", permissions=["change"])
     def make_public(self, request, queryset):

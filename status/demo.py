@@ -10,6 +10,9 @@ GROUPS = {
     "web": "Dashboard",
 }
 
+# What customers read instead of the internal title (the rest publish under their own title).
+PUBLIC_TITLES = {"webhook-delays": "Delayed webhook deliveries"}
+
 
 def seed(ctx) -> str:
     from status import services
@@ -32,5 +35,18 @@ def seed(ctx) -> str:
         )
     open_ids = [i.pk for i in getattr(ctx, "open_incidents", [])]
     services.ensure_public_incidents(incident_ids=open_ids)
+    # Nothing is public until a person publishes it: the open SEV-2 and the past incidents
+    # that told customers something get a public title; the open SEV-3 (search latency) stays
+    # internal, so the demo shows both sides.
+    for key, incident in sorted(getattr(ctx, "incidents", {}).items()):
+        if key == "search-latency" or incident.drill:
+            continue
+        told = incident.customer_message or incident.updates.filter(audience="external").exists()
+        record = getattr(incident, "public", None)
+        if not told or (record is not None and record.public_title):
+            continue
+        services.set_incident_public(
+            incident=incident, actor=manager, public=True, public_title=PUBLIC_TITLES.get(key, incident.title)
+        )
     ctx.components = {c.service.slug: c for c in Component.objects.select_related("service")}
     return f"{len(ctx.components)} status components ({created} new)"

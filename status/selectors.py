@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -68,11 +68,17 @@ def incident_impact(*, level: int, status: str) -> str:
 
 
 def public_incidents():
-    """Incidents customers may see: not drills, not marked "not public", touching at least
-    one public component (a missing PublicIncident row means public, the default)."""
+    """Incidents customers may see. Nothing reaches the public page until a person publishes
+    it: an incident is public only when someone wrote its public title (``PublicIncident.
+    public_title``, set through ``status.services.set_incident_public``) AND there is a message
+    for customers (the customer message or an external update, both written by people), it is
+    not a drill, not marked "not public", and touches at least one public component. The
+    internal title never appears publicly."""
+    external = StatusUpdate.objects.filter(incident=OuterRef("pk"), audience=StatusUpdate.Audience.EXTERNAL)
     return (
-        Incident.objects.filter(drill=False, services__status_component__public=True)
-        .exclude(public__public=False)
+        Incident.objects.filter(drill=False, services__status_component__public=True, public__public=True)
+        .exclude(public__public_title="")
+        .filter(~Q(customer_message="") | Exists(external))
         .distinct()
     )
 
@@ -105,6 +111,12 @@ def _public_ids(incidents) -> dict[int, PublicIncident]:
 
 
 def _incident_dict(incident: Incident, record: PublicIncident, components: dict[int, Component]) -> dict:
+    external = list(getattr(incident, "external_updates", []))
+    # The customer message is shown above the updates unless it is the text of an update that
+    # replaced it (posting "also make this the customer message"): then it shows once, as the update.
+    message = incident.customer_message
+    if message and any(u.replaced_customer_message and u.text == message for u in external):
+        message = ""
     updates = [
         {
             "id": f"{record.public_id}-{u.pk}",
@@ -113,7 +125,7 @@ def _incident_dict(incident: Incident, record: PublicIncident, components: dict[
             "body": u.text,
             "created_at": u.posted_at,
         }
-        for u in getattr(incident, "external_updates", [])
+        for u in external
     ]
     affected = sorted(
         (components[s.pk] for s in incident.services.all() if s.pk in components),
@@ -128,13 +140,13 @@ def _incident_dict(incident: Incident, record: PublicIncident, components: dict[
         last = max(last, incident.resolved_at)
     return {
         "public_id": record.public_id,
-        "title": record.public_title or incident.title,
+        "title": record.public_title,
         "status": status,
         "status_display": status.capitalize(),
         "is_open": incident.status in OPEN,
         "impact": INDICATOR[impact] if impact != ComponentStatus.OPERATIONAL else "none",
         "impact_status": impact,
-        "message": incident.customer_message,
+        "message": message,
         "started_at": incident.started_at,
         "resolved_at": incident.resolved_at,
         "updated_at": last,
@@ -193,7 +205,7 @@ def recent_external_updates(*, limit: int = 50) -> list[dict]:
             {
                 "id": f"{record.public_id}-{u.pk}",
                 "incident_public_id": record.public_id,
-                "incident_title": record.public_title or u.incident.title,
+                "incident_title": record.public_title,
                 "status": PUBLIC_INCIDENT_STATUS[u.status],
                 "body": u.text,
                 "created_at": u.posted_at,
@@ -344,7 +356,11 @@ def snapshot(*, now: datetime | None = None) -> dict:
             "group": c.group,
             "position": position,
             "status": status,
-            "status_display": ComponentStatus(status).label,
+            "status_display": ComponentStatus(status).label
+            if history[c.pk]["uptime"] is not None or status != ComponentStatus.OPERATIONAL
+            else "No data",
+            # no probe result in the period and nothing reported: we do not know it is up
+            "has_data": history[c.pk]["uptime"] is not None or status != ComponentStatus.OPERATIONAL,
             "updated_at": max(c.updated_at, c.override_at or c.updated_at),
             "days": history[c.pk]["days"],
             "incident_days": [d for d in history[c.pk]["days"] if d["status"] != ComponentStatus.OPERATIONAL],

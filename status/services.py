@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from incidents import services as incident_services
 from incidents.models import Incident, StatusUpdate
 from notifications.services import notify
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
@@ -141,6 +142,27 @@ def set_incident_public(
     record._history_user = actor
     record.save()
     return record
+
+
+@transaction.atomic
+def publish_incident(*, incident: Incident, actor, public_title: str, message: str) -> PublicIncident:
+    """A person publishes ``incident`` on the status page: the title customers read and what
+    they should know (the customer message support uses too). Both are required: until both
+    exist nothing of the incident is public (``status.selectors.public_incidents``)."""
+    if not permissions.can_publish(actor):
+        raise NotAllowed("Only engineering managers publish incidents on the status page.")
+    title = (public_title or "").strip()
+    if not title:
+        raise InvalidInput("Write the title customers will read.", field="public_title")
+    if len(title) > PublicIncident._meta.get_field("public_title").max_length:
+        raise InvalidInput("Keep the public title under 200 characters.", field="public_title")
+    text = (message or "").strip()
+    if not text:
+        raise InvalidInput("Write what customers should know.", field="message")
+    if incident.drill:
+        raise Conflict(f"{incident.reference} is a drill: drills are never public.")
+    incident_services.set_customer_message(incident=incident, actor=actor, text=text)
+    return set_incident_public(incident=incident, actor=actor, public=True, public_title=title)
 
 
 @transaction.atomic
@@ -376,7 +398,7 @@ def dispatch_update(*, update_id: int, now: datetime | None = None) -> UpdateDis
 
             ensure_public_records([update.incident_id])
             record = PublicIncident.objects.get(incident_id=update.incident_id)
-            title = record.public_title or update.incident.title
+            title = record.public_title
             url = absolute_reverse("status:incident", public_id=record.public_id)
             count = 0
             for subscriber in Subscriber.objects.filter(state=Subscriber.State.CONFIRMED).iterator(

@@ -641,6 +641,21 @@ def open_incident(*, group: AlertGroup, actor, severity: int | None = None) -> I
     return incident
 
 
+def attach_to_incident(*, group: AlertGroup | int, incident: Incident, actor) -> AlertGroup:
+    """Link a group to an incident declared from it (the incident room's
+    ``?from=alertgroup:<id>``): later alerts of the group land on that incident's timeline."""
+    if not permissions.can_respond(actor):
+        raise NotAllowed("Only responders and engineering managers link alert groups to incidents.")
+    with transaction.atomic():
+        locked = AlertGroup.objects.select_for_update().get(pk=getattr(group, "pk", group))
+        if locked.incident_id and locked.incident_id != incident.pk:
+            raise Conflict(f"Already linked to {locked.incident}.")
+        if locked.incident_id != incident.pk:
+            _set(locked, incident=incident)
+            _timeline(incident, f"Alert group linked: {locked.title}", locked.started_at, locked)
+    return locked
+
+
 # --- signals from oncall (alerts.receivers) ---------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""``{% deployment_causes original %}``: the incident room's "likely caused by" panel (the
-incident page includes it with one line; it asks ``deployments`` for its suggestions)."""
+"""``{% deployment_causes incident %}``: the "likely caused by" panel as a template tag, for a
+page other than the incident room (the room registers ``deployments.room.likely_causes``)."""
 
 from __future__ import annotations
 

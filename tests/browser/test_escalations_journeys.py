@@ -52,7 +52,7 @@ def test_support_escalates_and_sees_the_acknowledgement(page, live_server, brows
     page.get_by_label("Customers reporting it").fill("2")
     shoot(page, "support-escalate-form", at=page.get_by_label("What the customer sees"))
     page.get_by_role("button", name="Send to engineering").click()
-    expect(page.locator(".messages")).to_contain_text("filed and routed to")
+    expect(page.locator(".messages")).to_contain_text("filed and sent to the")
     escalation = Escalation.objects.get()
     row = page.get_by_role("row").filter(has_text=escalation.reference)
     expect(row).to_contain_text("globex")

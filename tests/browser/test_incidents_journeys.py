@@ -15,18 +15,20 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
     team = TeamFactory(name="Payments", manager=manager)
     ServiceFactory(name="Billing API", slug="billing-api", owner_team=team, tier="tier-1")
     login(page, live_server, "manager", PASSWORD)
+    page.on("dialog", lambda dialog: dialog.accept())  # the room confirms Resolve
 
-    # Declare: title + severity + service is enough.
+    # Declare: title + severity + service is enough (not the commander this time).
     page.goto(f"{live_server.url}/admin/incidents/incident/")
-    page.get_by_role("link", name="Declare incident").click()
+    page.locator("#op-declare-button").click()
     page.get_by_label("Title").fill("Card payments failing")
-    page.get_by_label("Severity").select_option(label="SEV-2 - Major functionality degraded")
+    page.locator("label", has_text="SEV-2").first.click()
+    page.get_by_label("I am the commander").uncheck()
     page.locator(".field-services .select2-selection").click()
     page.locator(".select2-search__field").fill("Billing")
     page.locator(".select2-results__option", has_text="Billing API").click()
     shoot(page, "incident-declare")
-    page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    page.get_by_role("button", name="Declare incident").click()
+    expect(page.locator(".messagelist")).to_contain_text("declared (SEV-2)")
     incident = Incident.objects.get()
     assert incident.severity.level == 2
     assert incident.owning_team == team
@@ -36,24 +38,24 @@ def test_manager_declares_acknowledges_updates_and_resolves_a_sev2(page, live_se
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".messagelist")).to_contain_text(f"Acknowledged {incident.reference}")
     update_form = page.locator("#post-update-form")
-    update_form.get_by_label("Audience").select_option("external")
+    update_form.get_by_label("Customers (status page)").check()
     update_form.get_by_label("Text").fill("Card payments fail for some customers; a fix is rolling out.")
     update_form.get_by_label("Also make this the customer message").check()
     update_form.get_by_role("button", name="Post update").click()
     expect(page.locator(".messagelist")).to_contain_text("Update posted")
-    expect(page.locator("#incident-updates")).to_contain_text("a fix is rolling out")
+    expect(page.locator("#incident-timeline")).to_contain_text("a fix is rolling out")
     shoot(page, "incident-acknowledged")
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator(".messagelist")).to_contain_text(f"{incident.reference} is resolved")
 
-    # The timeline tells the story, in order.
-    rows = page.locator("#incident-timeline tbody tr")
+    # The timeline tells the story, newest first.
+    rows = page.locator("#incident-timeline .room-event")
     expect(rows).to_have_count(5)
-    expect(rows.nth(0)).to_contain_text("Declared SEV-2")
-    expect(rows.nth(1)).to_contain_text("On-call was NOT paged")  # its team has no policy yet
+    expect(rows.nth(4)).to_contain_text("Declared SEV-2")
+    expect(rows.nth(3)).to_contain_text("On-call was NOT paged")  # its team has no policy yet
     expect(rows.nth(2)).to_contain_text("Acknowledged by")
-    expect(rows.nth(3)).to_contain_text("External update: Card payments fail")
-    expect(rows.nth(4)).to_contain_text("investigating -> resolved")
+    expect(rows.nth(1)).to_contain_text("External update: Card payments fail")
+    expect(rows.nth(0)).to_contain_text("investigating -> resolved")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "incident-timeline.png"), full_page=True)
     shoot(page, "incident-timeline", at=page.locator("#incident-timeline"))

@@ -197,6 +197,7 @@ def test_settings_page_edits_through_the_service(client, manager, responder):
     data = {
         "triage_policy": "", "blocked_ack_minutes": "10", "degraded_ack_minutes": "30", "question_ack_minutes": "",
         "surge_threshold": "4", "surge_window_minutes": "20", "surge_severity": "2",
+        "duplicate_window_minutes": "60",
     }  # fmt: skip
     response = client.post(change["Location"], data)
     assert response.status_code == 302

@@ -69,7 +69,12 @@ def test_valid_submit_files_routes_and_pages(support_client, support_user, servi
     assert page.subject == escalation
     assert Notification.objects.filter(kind="page").exists()
     follow = support_client.get("/support/")
-    assert f"{escalation.reference} filed and routed to".encode() in follow.content
+    # the confirmation names the team (not the policy) and who is on call
+    assert (
+        f"{escalation.reference} filed and sent to the {service.owner_team.name} team".encode()
+        in follow.content
+    )
+    assert escalation.policy.name.encode() not in follow.content
     assert b"acme-corp" in follow.content
 
 
@@ -232,8 +237,8 @@ def test_attach_to_an_incident_that_closed_meanwhile_is_a_form_error(support_cli
 def test_rate_limit_is_per_user_with_a_friendly_message(client, support_user, settings, service):
     settings.ESCALATIONS_RATE_LIMIT = "3/m"
     client.force_login(support_user)
-    for _ in range(3):
-        assert client.post(URL, valid(service)).status_code == 302
+    for n in range(3):
+        assert client.post(URL, valid(service, customer=f"acme-{n}")).status_code == 302
     response = client.post(URL, valid(service))
     assert response.status_code == 429
     assert b"Please wait a minute" in response.content

@@ -228,3 +228,17 @@ def test_releases_panel_follows_the_team_filter(world, manager_client, release_l
     )
     assert "Find 1.0</a>" in panel
     assert "Pay 1.0</a>" not in panel
+
+
+def test_all_probes_up_only_when_every_probe_has_an_up_verdict(manager_client):
+    """A probe that never produced a verdict (state "new") or is paused is not "up"."""
+    up = ProbeFactory(state=Probe.State.UP)
+    fresh = ProbeFactory(state=Probe.State.NEW)
+    body = manager_client.get("/admin/").content.decode()
+    assert "All probes up." not in body
+    assert "None down or degraded; 1 without a verdict yet." in body
+    fresh.delete()
+    assert "All probes up." in manager_client.get("/admin/").content.decode()
+    ProbeFactory(state=Probe.State.PAUSED)
+    assert "None down or degraded; 1 paused." in manager_client.get("/admin/").content.decode()
+    assert up.state == Probe.State.UP

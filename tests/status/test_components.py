@@ -9,8 +9,8 @@ from incidents import services as incidents
 from opsportal.errors import InvalidInput, NotAllowed
 from status import selectors, services
 from status.models import ComponentStatus
-from tests.incidents.factories import declare
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from incidents.models import Incident, StatusUpdate
 from opsportal.errors import InvalidInput
 from status import services
 from status.models import Component, PublicIncident, ScheduledMaintenance
-from tests.incidents.factories import declare
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_api_refuses_titles_and_customer_message_with_control_characters(api_as,
     assert "control character" in response.json()["text"][0]
     open_incident.refresh_from_db()
     assert open_incident.title == "Elevated API errors"
-    assert open_incident.customer_message == ""
+    assert open_incident.customer_message == "We are investigating."  # as published, unchanged
 
 
 def test_api_refuses_declaring_with_a_control_character_in_the_title(api_as, manager, open_incident):

@@ -30,6 +30,8 @@ def test_demo_publishes_tier1_services_and_shows_the_open_incident(
 
     page = client.get("/status/").content.decode()
     sev2 = ctx.incidents["webhook-delays"]
-    assert sev2.title in page
+    assert "Delayed webhook deliveries" in page  # the public title a person wrote
+    assert sev2.title not in page  # never the internal one
+    assert ctx.incidents["search-latency"].title not in page  # not published: nothing shows
     assert sev2.customer_message.splitlines()[0][:40] in page
     assert "Partial outage" in page

@@ -8,9 +8,9 @@ import time_machine
 from incidents import services as incidents
 from probes.models import ProbeResult
 from status import selectors
-from tests.incidents.factories import declare
 from tests.probes.factories import ProbeFactory
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from notifications.models import Notification
 from status import services
 from status.models import PublicIncident
 from tests.factories import ServiceFactory, UserFactory
-from tests.incidents.factories import declare
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from incidents import services as incidents
 from status.models import PublicIncident
-from tests.incidents.factories import declare
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 

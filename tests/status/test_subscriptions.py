@@ -10,8 +10,8 @@ from incidents import services as incidents
 from notifications.models import Notification
 from status import services
 from status.models import Subscriber, UpdateDispatch
-from tests.incidents.factories import declare
 from tests.status.factories import component
+from tests.status.factories import declare_public as declare
 
 pytestmark = pytest.mark.django_db
 
