@@ -73,6 +73,22 @@ def _valid_ip(value: str) -> str | None:
         return None
 
 
+# axes stores the username in a 255-character column: a longer one (typed, pasted or sent by a
+# script) would end the sign-in in a database error instead of "wrong username or password".
+USERNAME_MAX_LENGTH = 255
+
+
+def client_username(request, credentials=None) -> str | None:
+    """AXES_USERNAME_CALLABLE: axes' own rule (the credentials, else the posted form field),
+    cut to the column's length so a failure is always recorded."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        value = credentials.get(field)
+    else:
+        value = getattr(request, "data", request.POST).get(field)
+    return value[:USERNAME_MAX_LENGTH] if isinstance(value, str) else value
+
+
 def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:
     """AXES_LOCKOUT_PARAMETERS: count per address and per username, separately. A failure
     without a username (an unknown API token) counts for its address only; axes would

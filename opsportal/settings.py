@@ -206,6 +206,7 @@ AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"  # address and u
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "accounts.lockout.LockoutHandler"  # database records (SQLite and PostgreSQL)
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"  # cut to the column (255)
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept, for the audit trail

@@ -332,3 +332,16 @@ def test_old_sign_in_records_are_pruned_daily(client, manager, settings):
         assert tasks.prune_sign_in_records() == 0
     spec = next(s for s in periodic.collect() if s.task == "accounts.prune_sign_in_records")
     assert spec.crontab
+
+
+def test_an_overlong_username_is_a_wrong_password_not_a_server_error(client, manager):
+    """axes keeps the username in a 255-character column: a longer one used to end the sign-in
+    in a DataError on PostgreSQL (found by the form fuzzer)."""
+    from axes.models import AccessAttempt
+
+    client.raise_request_exception = True
+    long_name = "m" * 300
+    response = client.post("/accounts/login/", {"username": long_name, "password": "wrong"})
+    assert response.status_code == 200
+    attempt = AccessAttempt.objects.get(username=long_name[:255])
+    assert attempt.failures_since_start == 1
