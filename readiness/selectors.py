@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from opsportal import timeutil
 from opsportal.parsing import parse_id
-from readiness import checks, conf
+from readiness import checks, conf, permissions
 from readiness.models import ReadinessReview, Release, ReviewItem, Signature
 from readiness.permissions import RELEASE_LEAD_SLOT, SECOND_SIGNER_SLOT, manager_slot
 
@@ -226,6 +226,46 @@ def waiver_notes(items) -> list[str]:
         for i in items
         if i.state == ReviewItem.State.WAIVED
     ]
+
+
+@dataclass
+class SignOff:
+    """What the Sign off button shows a person: enabled, or disabled with the reasons beside it."""
+
+    allowed: bool  # the person may sign some slot of this review at all
+    enabled: bool  # ... and could sign now
+    slots: list[str]  # the slots their signature would fill now
+    reasons: list[str]  # why it is disabled
+
+
+def sign_off_for(user, release: Release, review: ReadinessReview, items, content: SignedContent) -> SignOff:
+    """The Sign off button for ``user``, from stored state (``services.sign`` decides again,
+    after re-evaluating the checks)."""
+    managers = team_managers(release)
+    names = team_names(release)
+    views = signature_views(review, content)
+    missing = missing_slots(review, content, items)
+    mine = [s for s in review.required_slots if permissions.can_sign_slot(user, s, managers)]
+    allowed = bool(mine)
+    reasons = []
+    if release.status not in (Release.Status.IN_REVIEW, Release.Status.APPROVED):
+        reasons.append(f"the release is {release.get_status_display().lower()}")
+    reasons.extend(sign_blockers(items))
+    slots = [s for s in mine if s in missing]
+    if SECOND_SIGNER_SLOT in missing and permissions.can_sign_slot(user, SECOND_SIGNER_SLOT, managers):
+        allowed = True
+        signers = {v.signature.signer_id for v in views if v.valid}
+        if signers == {user.pk}:
+            reasons.append(four_eyes_blocker(review, items, views) or "a second person must sign")
+        else:
+            slots.append(SECOND_SIGNER_SLOT)
+    if allowed and not slots and not reasons:
+        waiting = [slot_label(s, names) for s in missing]
+        reasons.append(
+            "your signature is in and covers what is stored now"
+            + (f"; waiting for: {', '.join(waiting)}" if waiting else "")
+        )
+    return SignOff(allowed, allowed and bool(slots) and not reasons, slots, reasons)
 
 
 def sign_blockers(items) -> list[str]:
