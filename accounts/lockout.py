@@ -82,10 +82,7 @@ def client_username(request, credentials=None) -> str | None:
     """AXES_USERNAME_CALLABLE: axes' own rule (the credentials, else the posted form field),
     cut to the column's length so a failure is always recorded."""
     field = settings.AXES_USERNAME_FORM_FIELD
-    if credentials:
-        value = credentials.get(field)
-    else:
-        value = getattr(request, "data", request.POST).get(field)
+    value = credentials.get(field) if credentials else getattr(request, "data", request.POST).get(field)
     return value[:USERNAME_MAX_LENGTH] if isinstance(value, str) else value
 
 

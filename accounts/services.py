@@ -305,3 +305,22 @@ def delete_user(*, user, actor) -> None:
     if actor is not None and user.pk == actor.pk:
         raise InvalidInput("You cannot delete your own account.")
     user.delete()
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "time_zone")
+
+
+@transaction.atomic
+def update_own_profile(*, user, **fields):
+    """A person edits their own name and time zone (every time on every page is shown in that
+    zone). Anyone signed in may; nobody edits someone else's profile here."""
+    locked = get_user_model().objects.select_for_update().get(pk=user.pk)
+    for name, value in fields.items():
+        if name not in PROFILE_FIELDS:
+            raise InvalidInput(f"{name} cannot be changed on the profile page.", field=name)
+        setattr(locked, name, value)
+    _validated(locked)
+    locked.save(update_fields=[*fields])
+    for name in fields:
+        setattr(user, name, getattr(locked, name))
+    return locked

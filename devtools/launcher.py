@@ -3,12 +3,17 @@
 Steps: start a private Redis when REDIS_URL is unset; migrate; load the demo data; sync the
 periodic tasks into django-celery-beat; then run the three processes under honcho, which
 stops them all on Ctrl-C (and we then stop the private Redis).
+
+The console stays readable: the worker's and beat's output goes to var/log/worker.log and
+var/log/beat.log (paths printed in the banner); only e-mail summaries (one line each, the
+full text in var/log/mail.log) and errors are echoed (devtools/logtee.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -36,6 +41,11 @@ def _manage(*args: str, env: dict) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def _logged(name: str, command: str, log_dir: Path) -> str:
+    """``command`` with its output in ``log_dir/<name>.log``, errors and mail summaries echoed."""
+    return f"{shlex.quote(PY)} -m devtools.logtee {shlex.quote(str(log_dir / f'{name}.log'))} -- {command}"
+
+
 def run(env: dict) -> int:
     host = env.get("HOST", "127.0.0.1")
     port = int(env.get("PORT", "8000"))
@@ -53,10 +63,16 @@ def run(env: dict) -> int:
     _manage("sync_periodic_tasks", env=env)
 
     url = env["SITE_URL"]
+    log_dir = Path(env.get("VAR_DIR", ROOT / "var")) / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    password = env.get("DEMO_PASSWORD", "opsportal-demo")
     print(
         f"\n==> Ops Portal is starting at {url}/\n"
         f"    admin:   {url}/admin/        support: {url}/accounts/login/\n"
         f"    API:     {url}/api/v1/docs/  health:  {url}/healthz\n"
+        f"    logins:  admin, maya (manager), ravi (responder), rita (release lead), sam (support);"
+        f" password {password}\n"
+        f"    logs:    worker {log_dir / 'worker.log'}, beat {log_dir / 'beat.log'}, e-mails {log_dir / 'mail.log'}\n"
         "    Press Ctrl-C to stop everything.\n",
         flush=True,
     )
@@ -64,13 +80,18 @@ def run(env: dict) -> int:
     manager.add_process("web", f"{PY} manage.py runserver {host}:{port} --noreload", env=env, cwd=str(ROOT))
     manager.add_process(
         "worker",
-        f"{PY} -m celery -A opsportal worker -Q critical,probes,default --concurrency 2 -l INFO --without-gossip --without-mingle",
+        _logged(
+            "worker",
+            f"{PY} -m celery -A opsportal worker -Q critical,probes,default --concurrency 2 -l INFO"
+            " --without-gossip --without-mingle",
+            log_dir,
+        ),
         env=env,
         cwd=str(ROOT),
     )
     manager.add_process(
         "beat",
-        f"{PY} -m celery -A opsportal beat -l INFO --pidfile=",
+        _logged("beat", f"{PY} -m celery -A opsportal beat -l INFO --pidfile=", log_dir),
         env=env,
         cwd=str(ROOT),
     )

@@ -100,4 +100,37 @@ def seed(ctx) -> str:
         )
         ctx.policies[slug] = policy
         CalendarFeed.objects.get_or_create(schedule=primary, revoked_at=None, defaults={"created_by": admin})
-    return f"{2 * len(ctx.teams)} schedules, {overrides} overrides, {len(ctx.policies)} escalation policies"
+    pages = _seed_pages(ctx)
+    return (
+        f"{2 * len(ctx.teams)} schedules, {overrides} overrides, {len(ctx.policies)} escalation policies, "
+        f"{pages} pages"
+    )
+
+
+# Pages people raised by hand, so the Pages list and the acknowledge page have realistic rows
+# (an open one, an acknowledged one, a resolved one). Stable dedup keys keep re-seeding idempotent.
+DEMO_PAGES = [
+    ("demo-page-webhooks", "webhook-delivery", "Webhook delivery retries piling up for EU customers (queue depth 48k and rising)",
+     "Retry queue for webhook-delivery-eu grew from 2k to 48k in 20 minutes; p95 delivery latency 14 min.", None),
+    ("demo-page-tls", "tls-manager", "TLS renewals failing for custom domains behind Cloudflare proxy",
+     "ACME HTTP-01 challenges return 403 for 37 domains; first expiry in 9 days.", "ack"),
+    ("demo-page-search", "search", "Search index lagging behind by 2 hours",
+     "Indexer stuck on a poison message; skipped and reindexed.", "resolve"),
+]  # fmt: skip
+
+
+def _seed_pages(ctx) -> int:
+    from oncall.models import Page
+
+    for key, service_slug, title, summary, then in DEMO_PAGES:
+        if Page.objects.filter(dedup_key=key).exists():
+            continue
+        page = services.open_page(
+            title=title, summary=summary, url="", service=ctx.services[service_slug], dedup_key=key
+        )
+        responder = ctx.users.get("ravi") or ctx.users["admin"]
+        if then in ("ack", "resolve"):
+            services.acknowledge_page(page=page, user=responder, via="web")
+        if then == "resolve":
+            services.resolve_page(page=page, user=responder, reason="Poison message skipped; index rebuilt.")
+    return len(DEMO_PAGES)

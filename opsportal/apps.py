@@ -6,4 +6,6 @@ class OpsPortalConfig(AppConfig):
     verbose_name = "Ops Portal"
 
     def ready(self) -> None:
-        from opsportal import checks  # noqa: F401  (registers system checks)
+        from opsportal import admin_display, checks  # noqa: F401  (checks registers system checks)
+
+        admin_display.install()

@@ -1,4 +1,4 @@
-"""Small HTML badges for admin lists (styles in static/opsportal/admin.css)."""
+"""Small HTML badges for admin lists (styles in static/opsportal/ops.css, markup as templates/ui/badge.html)."""
 
 from django.utils.html import format_html
 

@@ -342,6 +342,7 @@ password_reset                       y    y    y    y    y    y    y
 password_reset_complete              y    y    y    y    y    y    y
 password_reset_confirm               y    y    y    y    y    y    y
 password_reset_done                  y    y    y    y    y    y    y
+profile                              -    y    y    y    y    y    y
 probes:ping                          y    y    y    y    y    y    y
 probes:ping-exit-status              y    y    y    y    y    y    y
 probes:ping-fail                     y    y    y    y    y    y    y

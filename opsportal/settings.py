@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # every time on every page in the viewer's own zone (their profile's time zone)
+    "opsportal.middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -238,6 +240,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- E-mail -----------------------------------------------------------------------------
 _email_default = "consolemail://" if DEBUG else "smtp://localhost:25"
 vars().update(_env.email_url("EMAIL_URL", default=_email_default))
+if DEBUG and not envparse.get_str("EMAIL_URL", ""):
+    # make run: one line per e-mail on the console, the full text in var/log/mail.log
+    EMAIL_BACKEND = "opsportal.mail.SummaryConsoleBackend"
 DEFAULT_FROM_EMAIL = envparse.get_str("DEFAULT_FROM_EMAIL", "Ops Portal <opsportal@localhost>")
 SERVER_EMAIL = envparse.get_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 EMAIL_TIMEOUT = envparse.get_int("EMAIL_TIMEOUT", 10, minimum=1)
@@ -435,7 +440,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # an expected 403/404 logs its one line, no traceback (opsportal/logs.py)
+    "filters": {"expected_refusals": {"()": "opsportal.logs.ExpectedRefusals"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["expected_refusals"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

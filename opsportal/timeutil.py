@@ -130,3 +130,51 @@ def human_delta(delta: timedelta, *, precise: bool = False) -> str:
     if hours:
         return f"{hours}h {minutes}m"
     return f"{minutes}m"
+
+
+# --- One date/time format for people ---------------------------------------------------------
+# Every page shows an instant the same way: absolute time in the viewer's zone (their profile's
+# time zone, activated per request by opsportal.middleware.ViewerTimeZoneMiddleware) with a
+# relative hint: "14:02 CET, 12 min ago". The date is added when it is not today ("Fri 4 Dec
+# 14:02 CET") and the year when it is not this year. Templates use the ``when`` filter
+# (opsportal/templatetags/ops_ui.py); the admin's own date cells go through the same function.
+
+
+def relative_hint(instant: datetime, now: datetime) -> str:
+    """ "just now", "12 min ago", "in 3 h 5 min", "4 days ago"; "" beyond eight weeks."""
+    seconds = (require_aware(instant) - require_aware(now)).total_seconds()
+    future, seconds = seconds > 0, abs(seconds)
+    if seconds < 45:
+        return "just now"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        text = f"{minutes} min"
+    elif minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        text = f"{hours} h {rest} min" if rest and hours < 6 else f"{round(minutes / 60)} h"
+    elif minutes < 14 * 24 * 60:
+        days = round(minutes / (24 * 60))
+        text = f"{days} day{'s' if days != 1 else ''}"
+    elif minutes < 8 * 7 * 24 * 60:
+        text = f"{round(minutes / (7 * 24 * 60))} weeks"
+    else:
+        return ""
+    return f"in {text}" if future else f"{text} ago"
+
+
+def absolute_label(instant: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """ "14:02 CET" today, "Fri 4 Dec 14:02 CET" this year, "4 Dec 2025 14:02 CET" before."""
+    local = require_aware(instant).astimezone(tz)
+    today = require_aware(now).astimezone(tz).date()
+    clock = f"{local:%H:%M} {local.tzname()}"
+    if local.date() == today:
+        return clock
+    if local.year == today.year:
+        return f"{local:%a} {local.day} {local:%b} {clock}"
+    return f"{local.day} {local:%b %Y} {clock}"
+
+
+def full_label(instant: datetime, tz: ZoneInfo) -> str:
+    """The unambiguous tooltip: "Sunday 6 December 2026, 14:02:07 CET (Europe/Berlin)"."""
+    local = require_aware(instant).astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M:%S} {local.tzname()} ({getattr(tz, 'key', tz)})"

@@ -4,7 +4,7 @@ review page (items, evidence, automatic results, sign-off), templates; history e
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -222,6 +222,18 @@ class ReleaseAdmin(ServiceHistoryAdmin):
         "cancel": (services.cancel, "Release cancelled."),
     }
 
+    @staticmethod
+    def _signed_message(release) -> str:
+        release.refresh_from_db()
+        if release.status == Release.Status.APPROVED:
+            return "Signed off. The release is approved."
+        review = ReadinessReview.objects.get(release=release)
+        items = list(review.items.select_related("waived_by"))
+        content = selectors.signed_content(release, items)
+        names = selectors.team_names(release)
+        missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, content, items)]
+        return "Signed off. Still missing: " + ", ".join(missing) + "."
+
     def review_view(self, request, pk):
         if not permissions.can_view(request.user):
             raise PermissionDenied
@@ -247,6 +259,10 @@ class ReleaseAdmin(ServiceHistoryAdmin):
                     waiver_reason=request.POST.get("waiver_reason", ""),
                     success=f"Saved '{item.title}'.",
                 )
+            elif verb == "sign":
+                ok, _sig = self.run_service(request, services.sign, release=release, actor=request.user)
+                if ok:
+                    self.message_user(request, self._signed_message(release), messages.SUCCESS)
             elif verb in self.ACTIONS:
                 fn, done = self.ACTIONS[verb]
                 self.run_service(request, fn, release=release, actor=request.user, success=done)
@@ -255,18 +271,23 @@ class ReleaseAdmin(ServiceHistoryAdmin):
             return HttpResponseRedirect(here)
         release.refresh_from_db()
         review = ReadinessReview.objects.filter(release=release).first()
-        items, sigs, missing = [], [], []
+        items, sigs, missing, sign_off, four_eyes = [], [], [], None, None
+        managers = selectors.team_managers(release)
+        names = selectors.team_names(release)
         if review is not None:
             items = list(review.items.select_related("waived_by").order_by("position"))
             content = selectors.signed_content(release, items)
             sigs = selectors.signature_views(review, content)
-            names = selectors.team_names(release)
-            missing = [selectors.slot_label(s, names) for s in selectors.missing_slots(review, content)]
+            missing = [
+                selectors.slot_label(s, names) for s in selectors.missing_slots(review, content, items)
+            ]
+            sign_off = selectors.sign_off_for(request.user, release, review, items, content)
+            four_eyes = selectors.four_eyes_blocker(review, items, sigs)
         gate = selectors.gate(release)
-        managers = selectors.team_managers(release)
-        can_sign = bool(review) and any(
-            permissions.can_sign_slot(request.user, s, managers)
-            for s in (review.required_slots if review else [])
+        can_sign = bool(sign_off and sign_off.allowed)
+        owning_managers = (
+            ", ".join(sorted(f"the manager of {n}" for n in set(names.values())))
+            or "an owning team's manager"
         )
         titles = dict(checks.choices())
         context = {
@@ -280,6 +301,8 @@ class ReleaseAdmin(ServiceHistoryAdmin):
                     "item": i,
                     "tone": STATE_TONES.get(i.state, "grey"),
                     "check_title": titles.get(i.check_key, ""),
+                    "can_waive": permissions.can_waive(request.user, i, managers),
+                    "waiver_needs_manager": permissions.waiver_needs_manager(i),
                 }
                 for i in items
             ],
@@ -289,6 +312,9 @@ class ReleaseAdmin(ServiceHistoryAdmin):
             "can_edit": permissions.can_edit_items(request.user),
             "can_plan": permissions.can_plan(request.user),
             "can_sign": can_sign,
+            "sign_off": sign_off,
+            "four_eyes": four_eyes,
+            "owning_managers": owning_managers,
             "states": ReviewItem.State.choices,
             "percent": selectors.readiness_percent(items),
             "status_badge": self.status_badge(release),

@@ -103,7 +103,12 @@ class ReleaseDetailSerializer(ReleaseSerializer):
             return []
 
     def get_warnings(self, obj) -> list[str]:
-        return selectors.window_warnings(obj)
+        """Who waived what and why, then the window's process risks (as the gate says them)."""
+        try:
+            items = obj.review.items.select_related("waived_by")
+        except ReadinessReview.DoesNotExist:
+            items = []
+        return selectors.waiver_notes(items) + selectors.window_warnings(obj)
 
 
 class LastDeploySerializer(serializers.Serializer):

@@ -219,10 +219,6 @@ def rehearsal_done(release: Release, *, now: datetime, item=None) -> list[str]:
     ]
 
 
-# Waiving these needs an engineering manager (readiness.services.update_item asks).
-MANAGER_WAIVER_CHECKS = frozenset({"error_budget"})
-
-
 def budget_figures(release: Release, *, now: datetime) -> list[dict]:
     """The error-budget figures of every active SLO on the release's services (the gate
     answer carries them): service, SLO, objective, window, SLI, budget remaining, 1 h burn."""

@@ -46,7 +46,8 @@ def seed(ctx) -> str:
         day += timedelta(days=1)
 
     # Approved: every manual item passed with evidence; automatic checks that the demo data does
-    # not satisfy are waived with a reason, then the release lead signs.
+    # not satisfy are waived with a reason by the owning team's manager (four eyes), then the
+    # release lead signs.
     approved, new = _release(
         ctx, name="Billing API", version="2.14.0", services_=["billing-api"], lead=lead, start=day, hours=2,
         risk="low", tested_days_ago=10, summary="Proration for mid-cycle plan changes.",
@@ -56,8 +57,8 @@ def seed(ctx) -> str:
         _complete_manual_items(approved, lead)
         for item in approved.review.items.exclude(check_key="").filter(state=ReviewItem.State.FAIL):
             services.update_item(
-                item=item, actor=lead, state=ReviewItem.State.WAIVED,
-                waiver_reason="Demo: accepted by the release lead; follow-up ticket OPS-101.",
+                item=item, actor=approved.services.get().owner_team.manager, state=ReviewItem.State.WAIVED,
+                waiver_reason="Demo: accepted by the payments manager; follow-up ticket OPS-101.",
             )  # fmt: skip
         services.sign(release=approved, actor=lead)
 
@@ -90,7 +91,7 @@ def seed(ctx) -> str:
         for item in shipped.review.items.exclude(check_key="").filter(state=ReviewItem.State.FAIL):
             services.update_item(
                 item=item,
-                actor=lead,
+                actor=shipped.services.order_by("pk").first().owner_team.manager,
                 state=ReviewItem.State.WAIVED,
                 waiver_reason="Demo: accepted at the time.",
             )

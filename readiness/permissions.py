@@ -1,7 +1,10 @@
 """Who may see and change releases and reviews (admin, API and the command all ask here).
 
-- Release leads: plan releases, run reviews (mark items, evidence, waivers) and sign the
-  release-lead slot.
+- Release leads: plan releases, run reviews (mark items, evidence, waive manual items) and
+  sign the release-lead slot.
+- Waiving an automatic check (and always the change-freeze check ``no_major_incidents``) needs
+  the named engineering manager of a team that owns one of the release's services; the person
+  who waived anything cannot be the only signer (a second person signs the second-signer slot).
 - Engineering managers: plan releases, run reviews, edit templates; sign the manager slot of
   a team they manage (high-risk releases by default).
 - Responders: read releases and reviews (what is shipping into their on-call week).
@@ -26,6 +29,12 @@ ROLE_GRANTS = {
 }
 
 RELEASE_LEAD_SLOT = "release-lead"
+# Four eyes: when the only person who signed also waived an item, one more person must sign
+# this slot before the release is approved (selectors.four_eyes_blocker).
+SECOND_SIGNER_SLOT = "second-signer"
+# The change-freeze check: its waiver always needs an owning team's engineering manager, even
+# on an item that is not automatic in some template.
+CHANGE_FREEZE_CHECK = "no_major_incidents"
 
 
 def manager_slot(team_id: int) -> str:
@@ -54,6 +63,8 @@ def can_sign_slot(user, slot: str, team_managers: dict[int, int | None]) -> bool
         return False
     if slot == RELEASE_LEAD_SLOT:
         return is_release_lead(user)
+    if slot == SECOND_SIGNER_SLOT:
+        return is_release_lead(user) or user.pk in {m for m in team_managers.values() if m}
     if slot.startswith("manager:"):
         try:
             team_id = int(slot.split(":", 1)[1])
@@ -61,3 +72,18 @@ def can_sign_slot(user, slot: str, team_managers: dict[int, int | None]) -> bool
             return False
         return team_managers.get(team_id) == user.pk
     return False
+
+
+def waiver_needs_manager(item) -> bool:
+    """An automatic check's waiver (and the change-freeze check's, always) needs four eyes."""
+    return bool(item.check_key) or CHANGE_FREEZE_CHECK in (item.key, item.check_key)
+
+
+def can_waive(user, item, team_managers: dict[int, int | None]) -> bool:
+    """Release leads and managers waive manual items; an automatic check only the named
+    engineering manager of an owning team (``team_managers``: team id -> manager user id)."""
+    if not can_edit_items(user):
+        return False
+    if not waiver_needs_manager(item):
+        return True
+    return user.pk in {m for m in team_managers.values() if m}

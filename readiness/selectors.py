@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from opsportal import timeutil
 from opsportal.parsing import parse_id
-from readiness import checks, conf, hooks
+from readiness import checks, conf, hooks, permissions
 from readiness.models import ReadinessReview, Release, ReviewItem, Signature
-from readiness.permissions import RELEASE_LEAD_SLOT, manager_slot
+from readiness.permissions import RELEASE_LEAD_SLOT, SECOND_SIGNER_SLOT, manager_slot
 
 DONE_STATES = (ReviewItem.State.PASS, ReviewItem.State.WAIVED)
 
@@ -144,6 +144,8 @@ def slot_label(slot: str, names: dict[int, str] | None = None) -> str:
     """ "release-lead" -> "release lead"; "manager:7" -> "engineering manager of Payments"."""
     if slot == RELEASE_LEAD_SLOT:
         return "release lead"
+    if slot == SECOND_SIGNER_SLOT:
+        return "a second signer (someone other than the person who waived)"
     if slot.startswith("manager:"):
         team_id = slot.split(":", 1)[1]
         name = (names or {}).get(parse_id(team_id))
@@ -176,9 +178,108 @@ def signature_views(review: ReadinessReview, content: SignedContent) -> list[Sig
     return out
 
 
-def missing_slots(review: ReadinessReview, content: SignedContent) -> list[str]:
-    valid = {v.signature.slot for v in signature_views(review, content) if v.valid}
-    return [slot for slot in review.required_slots if slot not in valid]
+def missing_slots(review: ReadinessReview, content: SignedContent, items=None) -> list[str]:
+    """Required slots without a valid signature, plus the second-signer slot while the only
+    person who signed also waived an item (``four_eyes_blocker``)."""
+    views = signature_views(review, content)
+    valid = {v.signature.slot for v in views if v.valid}
+    missing = [slot for slot in review.required_slots if slot not in valid]
+    items = review.items.select_related("waived_by") if items is None else items
+    if four_eyes_blocker(review, items, views):
+        missing.append(SECOND_SIGNER_SLOT)
+    return missing
+
+
+def waivers_by_person(items) -> dict[int, tuple[str, list[str]]]:
+    """waiver's user id -> (their name, titles of the items they waived), in review order."""
+    out: dict[int, tuple[str, list[str]]] = {}
+    for item in items:
+        if item.state == ReviewItem.State.WAIVED and item.waived_by_id:
+            out.setdefault(item.waived_by_id, (str(item.waived_by), []))[1].append(item.title)
+    return out
+
+
+def four_eyes_blocker(review: ReadinessReview, items, views: list[SignatureView]) -> str | None:
+    """Why one more person must sign: everyone who signed validly is one person, and that
+    person waived an item. None when the signatures already have four eyes (or nobody waived)."""
+    waivers = waivers_by_person(items)
+    if not waivers:
+        return None
+    slots = {*review.required_slots, SECOND_SIGNER_SLOT}
+    signers = {v.signature.signer_id for v in views if v.valid and v.signature.slot in slots}
+    if len(signers) != 1:
+        return None
+    (only,) = signers
+    if only not in waivers:
+        return None
+    name, titles = waivers[only]
+    return (
+        f"{name} waived {', '.join(repr(t) for t in titles)} and cannot be the only signer: "
+        "another release lead or an owning team's manager must sign too"
+    )
+
+
+def waiver_notes(items) -> list[str]:
+    """ "'Rollback tested' waived by Maya Chen: tested on staging only" for every waived item."""
+    return [
+        f"'{i.title}' waived by {i.waived_by or 'someone'}: {i.waiver_reason}"
+        for i in items
+        if i.state == ReviewItem.State.WAIVED
+    ]
+
+
+@dataclass
+class SignOff:
+    """What the Sign off button shows a person: enabled, or disabled with the reasons beside it."""
+
+    allowed: bool  # the person may sign some slot of this review at all
+    enabled: bool  # ... and could sign now
+    slots: list[str]  # the slots their signature would fill now
+    reasons: list[str]  # why it is disabled
+
+
+def sign_off_for(user, release: Release, review: ReadinessReview, items, content: SignedContent) -> SignOff:
+    """The Sign off button for ``user``, from stored state (``services.sign`` decides again,
+    after re-evaluating the checks)."""
+    managers = team_managers(release)
+    names = team_names(release)
+    views = signature_views(review, content)
+    missing = missing_slots(review, content, items)
+    mine = [s for s in review.required_slots if permissions.can_sign_slot(user, s, managers)]
+    allowed = bool(mine)
+    reasons = []
+    if release.status not in (Release.Status.IN_REVIEW, Release.Status.APPROVED):
+        reasons.append(f"the release is {release.get_status_display().lower()}")
+    reasons.extend(sign_blockers(items))
+    slots = [s for s in mine if s in missing]
+    if SECOND_SIGNER_SLOT in missing and permissions.can_sign_slot(user, SECOND_SIGNER_SLOT, managers):
+        allowed = True
+        signers = {v.signature.signer_id for v in views if v.valid}
+        if signers == {user.pk}:
+            reasons.append(four_eyes_blocker(review, items, views) or "a second person must sign")
+        else:
+            slots.append(SECOND_SIGNER_SLOT)
+    if allowed and not slots and not reasons:
+        waiting = [slot_label(s, names) for s in missing]
+        reasons.append(
+            "your signature is in and covers what is stored now"
+            + (f"; waiting for: {', '.join(waiting)}" if waiting else "")
+        )
+    return SignOff(allowed, allowed and bool(slots) and not reasons, slots, reasons)
+
+
+def sign_blockers(items) -> list[str]:
+    """Why nobody can sign now, from the items' stored states (the review page lists these
+    beside a disabled Sign off button; ``services.sign`` re-evaluates the checks first)."""
+    blockers = []
+    for item in items:
+        if item.check_key and item.required and item.state == ReviewItem.State.FAIL:
+            blockers.append(f"check '{item.title}' fails: {'; '.join(item.check_reasons)}")
+        elif not item.check_key or item.state != ReviewItem.State.PASS:
+            b = item_blockers(item)
+            if b:
+                blockers.append(b)
+    return blockers
 
 
 def item_blockers(item: ReviewItem) -> str | None:
@@ -253,6 +354,10 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
         valid = {v.signature.slot for v in views if v.valid}
         for slot in (s for s in review.required_slots if s not in valid):
             reasons.append(f"sign-off missing: {slot_label(slot, names)}")
+        four_eyes = four_eyes_blocker(review, items, views)
+        if four_eyes:
+            reasons.append(f"sign-off missing: {four_eyes}")
+        waived = waiver_notes(items)
     if conf.enforce_window():
         if now < release.window_start:
             reasons.append(f"deploy window opens at {release.window_start:%Y-%m-%d %H:%M} UTC")
@@ -261,6 +366,8 @@ def gate(release: Release, *, now: datetime | None = None) -> GateResult:
     reasons = list(dict.fromkeys(reasons))
     last = hooks.last_deploys(release) if hooks.last_deploys else []
     warnings = window_warnings(release) + (hooks.gate_warnings(release, now) if hooks.gate_warnings else [])
+    if review is not None:
+        warnings = waived + warnings  # who waived what and why, on every answer
     budgets = checks.budget_figures(release, now=now)
     return GateResult(
         "no-go" if reasons else "go",

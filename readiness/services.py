@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from accounts.permissions import is_manager, is_release_lead
+from accounts.permissions import is_release_lead
 from catalog.models import Service
 from opsportal.errors import Conflict, InvalidInput, NotAllowed
 from readiness import checks, hooks, permissions, selectors
@@ -274,9 +274,14 @@ def update_item(
     if state == ReviewItem.State.WAIVED:
         if not reason:
             raise InvalidInput("A waiver needs a reason.", field="waiver_reason")
-        if locked.check_key in checks.MANAGER_WAIVER_CHECKS and not is_manager(actor):
-            raise NotAllowed(f"Only an engineering manager may waive '{locked.title}'.")
-        locked.waiver_reason, locked.waived_by = reason, actor
+        unchanged = locked.state == ReviewItem.State.WAIVED and locked.waiver_reason == reason
+        if not unchanged and not permissions.can_waive(actor, locked, selectors.team_managers(release)):
+            raise NotAllowed(
+                f"Waiving the automatic check '{locked.title}' needs the engineering manager of a team "
+                "that owns one of the release's services (four eyes): ask them to waive it, or fix what the check reports."
+            )
+        if not unchanged:  # re-saving evidence keeps who waived
+            locked.waiver_reason, locked.waived_by = reason, actor
     else:
         if reason:
             raise InvalidInput("Only waived items carry a waiver reason.", field="waiver_reason")
@@ -316,6 +321,8 @@ def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
     locked, review = _lock_review(release)
     managers = selectors.team_managers(locked)
     mine = [s for s in review.required_slots if permissions.can_sign_slot(actor, s, managers)]
+    if permissions.can_sign_slot(actor, permissions.SECOND_SIGNER_SLOT, managers):
+        mine.append(permissions.SECOND_SIGNER_SLOT)  # opened below only while four eyes are missing
     if not mine:
         raise NotAllowed(
             "Only a member of Release leads (or the owning team's named manager) can sign this review."
@@ -327,21 +334,25 @@ def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
     # also invalidates what no longer holds (an approved release whose plan was changed
     # behind the services' back goes back to review here)
     items = _evaluate(review, locked, now=now)
-    blockers = []
-    for item in items:
-        if item.check_key and item.required and item.state == ReviewItem.State.FAIL:
-            blockers.append(f"check '{item.title}' fails: {'; '.join(item.check_reasons)}")
-        elif not item.check_key or item.state != ReviewItem.State.PASS:
-            b = selectors.item_blockers(item)
-            if b:
-                blockers.append(b)
+    blockers = selectors.sign_blockers(items)
     if blockers:
         raise Conflict("Cannot sign yet: " + "; ".join(blockers))
     content = selectors.signed_content(locked, items)
     current = {s.slot: s for s in review.signatures.filter(superseded_at__isnull=True, slot__in=mine)}
     open_slots = [
-        slot for slot in mine if slot not in current or selectors.why_invalid(current[slot], content)
+        slot
+        for slot in mine
+        if slot != permissions.SECOND_SIGNER_SLOT
+        and (slot not in current or selectors.why_invalid(current[slot], content))
     ]
+    if not open_slots and permissions.SECOND_SIGNER_SLOT in mine:
+        views = selectors.signature_views(review, content)
+        blocker = selectors.four_eyes_blocker(review, items, views)
+        if blocker:
+            signers = {v.signature.signer_id for v in views if v.valid}
+            if signers == {actor.pk}:
+                raise Conflict(f"Cannot sign again: {blocker}.")
+            open_slots = [permissions.SECOND_SIGNER_SLOT]
     if not open_slots:
         raise Conflict("Already signed: the current signature covers what is stored now.")
     created = None
@@ -366,7 +377,7 @@ def sign(*, release: Release, actor, now: datetime | None = None) -> Signature:
                 )
         except IntegrityError as exc:  # a concurrent signer won the slot (backstop to the lock)
             raise Conflict("Someone signed this slot at the same moment; reload the review.") from exc
-    if not selectors.missing_slots(review, content):
+    if not selectors.missing_slots(review, content, items):
         _transition(locked, Release.Status.APPROVED)
     release.refresh_from_db()
     return created

@@ -12,6 +12,7 @@ Pages (grep of every ``urls.py``/``views.py`` outside the admin, accounts includ
     /accounts/login/                     sign-in (with ?next=)
     /accounts/password/reset/ ...        reset request, and the new-password form of a link
     /accounts/password/change/           change (signed in)
+    /accounts/profile/                   own name and time zone (signed in)
     /operating-model/check-in/<token>/   one-click check-in: note and evidence link
     /runbooks/?q=...                     search form
     /runbooks/<slug>/review/, /test/     mark reviewed, record a test (responders)
@@ -282,6 +283,29 @@ def test_password_reset_and_change_forms(support_user, mailoutbox):
         assert_safe(response, new, statuses={200, 302})
         if response.status_code == 302:  # a strong pair was accepted: the link is spent
             state["form_url"] = reset_form_url()
+
+    check()
+
+
+def test_profile_form(support_user):
+    """Name and time zone: refused input is a form error, nothing changed; a valid zone saves."""
+    signed_in = _client(support_user)
+
+    @FUZZ
+    @given(
+        body=fields(
+            first_name=value,
+            last_name=value,
+            time_zone=st.sampled_from(["Europe/Berlin", "UTC", "Mars/Olympus", "", "Europe/Berlin\x00"]),
+        )
+    )
+    @example(body={"first_name": "\x00", "time_zone": "UTC"})
+    def check(body):
+        response = signed_in.post("/accounts/profile/", body)
+        assert_safe(response, body, statuses={200, 302})
+        support_user.refresh_from_db()
+        assert support_user.time_zone in ("Europe/Berlin", "UTC")
+        assert "\x00" not in support_user.first_name
 
     check()
 

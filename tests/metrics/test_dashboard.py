@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import roles
 from escalations.models import Escalation
+from opsportal.timeutil import absolute_label
 from postmortems.models import ActionItem, Postmortem
 from probes.models import Probe
 from readiness import selectors as readiness_selectors
@@ -141,8 +142,8 @@ def test_dashboard_query_count_does_not_grow(world, manager, manager_client, dja
 
 
 def _fmt(dt, tz):
-    local = dt.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %H:%M}"  # the template's 'D j M H:i'
+    """The one date/time format (|when) without its relative hint, in the viewer's zone."""
+    return absolute_label(dt, timezone.now(), ZoneInfo(tz))
 
 
 def test_releases_panel_lists_the_next_7_days_with_gate(manager_client, manager, release_lead):

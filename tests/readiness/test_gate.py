@@ -97,14 +97,19 @@ def test_waived_failing_check_passes_the_gate():
     lead = release.release_lead
     declare(level=2, service=release.services.get())
     services.evaluate_checks(release=release, actor=lead)
+    manager = release.services.get().owner_team.manager  # the change freeze needs four eyes
     services.update_item(
         item=release.review.items.get(key="change-freeze"),
-        actor=lead,
+        actor=manager,
         state="waived",
         waiver_reason="fix is this release",
     )
     services.sign(release=release, actor=lead)
-    assert selectors.gate(release).decision == "go"
+    result = selectors.gate(release)
+    assert result.decision == "go"
+    assert result.warnings[0] == (
+        f"'{release.review.items.get(key='change-freeze').title}' waived by {manager}: fix is this release"
+    )
 
 
 def test_not_started_and_terminal_states_are_no_go(release_lead):

@@ -80,7 +80,7 @@ def test_two_slots_signing_while_an_item_changes_stay_consistent(round_):
     services.start_review(release=release, actor=world.lead)
     complete_manual_items(release, world.lead)
     services.update_item(
-        item=release.review.items.get(key="rehearsal"), actor=world.lead, state="waived",
+        item=release.review.items.get(key="rehearsal"), actor=world.team.manager, state="waived",
         waiver_reason="tabletop held on Monday",
     )  # fmt: skip
     manager = world.team.manager
@@ -105,8 +105,13 @@ def test_two_slots_signing_while_an_item_changes_stay_consistent(round_):
     missing = selectors.missing_slots(review, content)
     assert (release.status == Release.Status.APPROVED) == (not missing)
     assert (selectors.gate(release).decision == "go") == (not missing)
-    for slot in missing:
-        services.sign(release=release, actor=world.lead if slot == "release-lead" else manager)
+    while missing:  # the manager waived: the release lead is the second pair of eyes
+        slot = missing[0]
+        services.sign(release=release, actor=manager if slot.startswith("manager:") else world.lead)
+        release.refresh_from_db()
+        missing = selectors.missing_slots(
+            release.review, selectors.signed_content(release, release.review.items.all())
+        )
     release.refresh_from_db()
     assert release.status == Release.Status.APPROVED
     result = selectors.gate(release)
