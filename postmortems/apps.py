@@ -31,3 +31,9 @@ class PostmortemsConfig(AppConfig):
 
         # SEV levels flagged "postmortem required" cannot close until it is published.
         register_close_guard(close_guard)
+
+        from identity.signals import collect_references
+        from postmortems.departures import references
+
+        # A person who leaves: the open action items they own.
+        collect_references.connect(references, dispatch_uid="postmortems.departures")
