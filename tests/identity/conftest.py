@@ -24,7 +24,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from django.core.cache import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "ops-portal"
@@ -111,7 +110,7 @@ def sso(settings, idp):
     settings.SSO_ROLE_MAP = "ops-managers:Engineering managers,oncall:Responders,support-desk:Support"
     settings.SSO_TEAM_MAP = ""
     settings.SSO_ONLY = False
-    yield idp
+    return idp
 
 
 def provider_round_trip(authorize_url: str, username: str, password: str = PASSWORD) -> str:

@@ -20,11 +20,13 @@ def roles_of(user) -> set[str]:
 def test_first_sign_in_creates_the_person_with_the_role_of_their_group(sso, client):
     sso.person("ada", groups=["ops-managers"], first="Ada", last="Lovelace")
     response = sign_in(client, "ada")
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302
+    assert response["Location"] == "/"
     user = get_user_model().objects.get(email="ada@example.com")
     assert (user.first_name, user.last_name) == ("Ada", "Lovelace")
     assert roles_of(user) == {roles.MANAGERS}
-    assert user.is_staff and not user.has_usable_password()
+    assert user.is_staff
+    assert not user.has_usable_password()
     assert ExternalIdentity.objects.get(user=user).issuer == sso.url + "/o"
     assert client.get("/admin/").status_code == 200  # signed in, staff
     kinds = list(AuditEvent.objects.filter(user=user).values_list("kind", flat=True))
@@ -46,7 +48,8 @@ def test_roles_follow_the_group_at_the_next_sign_in(sso, client):
     user.refresh_from_db()
     assert roles_of(user) == {roles.MANAGERS}
     change = AuditEvent.objects.filter(user=user, kind=AuditEvent.Kind.ROLES_CHANGED).first()
-    assert change.changes["added"] == [roles.MANAGERS] and change.changes["removed"] == [roles.RESPONDERS]
+    assert change.changes["added"] == [roles.MANAGERS]
+    assert change.changes["removed"] == [roles.RESPONDERS]
 
 
 def test_hand_given_roles_stay_only_with_keep_manual_roles(sso, client, settings):

@@ -2,6 +2,7 @@
 free port (printed as "PORT <n>" on stdout) until killed. Threaded: the portal's token and
 JWKS requests may arrive while a browser request is in flight."""
 
+import contextlib
 import os
 import sys
 from socketserver import ThreadingMixIn
@@ -27,11 +28,8 @@ def main() -> None:
     from django.core.wsgi import get_wsgi_application
 
     server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=_Server, handler_class=_Quiet)
-    print(f"PORT {server.server_port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
