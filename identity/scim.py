@@ -177,15 +177,24 @@ class User(SCIMUser):
         "username": "username",
         "name.givenname": "first_name",
         "name.familyname": "last_name",
-        "displayname": None,  # derived from the name; accepted and ignored
-        "title": None,
-        "preferredlanguage": None,
-        "locale": None,
-        "timezone": None,
     }
+    # RFC 7643 User attributes the portal does not keep: accepted and ignored (an IdP sends
+    # them all the time), so only a misspelt or unknown attribute is an error.
+    _IGNORED = frozenset(
+        {
+            "displayname", "nickname", "profileurl", "title", "usertype", "preferredlanguage", "locale",
+            "timezone", "password", "phonenumbers", "ims", "photos", "addresses", "entitlements", "roles",
+            "x509certificates", "groups", "name.formatted", "name.middlename", "name.honorificprefix",
+            "name.honorificsuffix", "id", "meta", "schemas",
+        }
+    )  # fmt: skip
 
     def _apply(self, path: str, value) -> None:
         key = path.strip().lower()
+        if key.startswith(USER_SCHEMA.lower() + ":"):
+            key = key[len(USER_SCHEMA) + 1 :]
+        if key in self._IGNORED or re.fullmatch(r"(phonenumbers|addresses|emails)\[.*\]\.(?!value).*", key):
+            return
         if key.startswith(ENTERPRISE_SCHEMA.lower()):
             return  # enterprise extension (manager, department): not kept
         if key == "active":

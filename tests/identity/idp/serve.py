@@ -28,6 +28,8 @@ def main() -> None:
     from django.core.wsgi import get_wsgi_application
 
     server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=_Server, handler_class=_Quiet)
+    sys.stdout.write(f"PORT {server.server_port}\n")  # the test fixture waits for this line
+    sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 
