@@ -131,11 +131,23 @@ class User(SCIMUser):
         }
 
     def to_dict(self):
-        d = super().to_dict()
-        d["externalId"] = self.managed.external_id if self.managed and self.managed.external_id else None
-        if d["externalId"] is None:
-            del d["externalId"]
-        d["emails"] = [{"value": self.obj.email, "primary": True, "type": "work"}] if self.obj.email else []
+        d = {
+            "schemas": [USER_SCHEMA],
+            "id": self.id,
+            "userName": self.obj.username,
+            "name": {
+                "givenName": self.obj.first_name,
+                "familyName": self.obj.last_name,
+                "formatted": self.name_formatted,
+            },
+            "displayName": self.display_name,
+            "emails": [{"value": self.obj.email, "primary": True, "type": "work"}] if self.obj.email else [],
+            "active": self.obj.is_active,
+            "groups": self.groups,
+            "meta": self.meta,
+        }
+        if self.managed and self.managed.external_id:
+            d["externalId"] = self.managed.external_id
         return d
 
     def from_dict(self, d):
