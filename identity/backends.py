@@ -26,6 +26,8 @@ def may_use_password(username: str | None) -> bool:
 
 
 class PasswordGate:
+    # No get_user(): it never signs anyone in (and Django's test client's force_login picks
+    # the first backend that has one).
     def authenticate(self, request, username=None, password=None, **kwargs):
         if password is None:
             return None  # not a password sign-in (OIDC, tokens)
@@ -35,7 +37,4 @@ class PasswordGate:
             if request is not None:
                 request.sso_only_refused = True
             raise PermissionDenied("Password sign-in is off (SSO_ONLY); sign in with single sign-on.")
-        return None
-
-    def get_user(self, user_id):
         return None
