@@ -220,6 +220,12 @@ escalations.escalation:link_selected           -  -  -  y         -         y   
 escalations.escalation:open_incident_selected  -  -  -  y         -         y         y
 escalations.escalation:resolve_selected        -  -  -  y         -         y         y
 escalations.supportsettings                    -  -  -  -         -         lvhe      lvhe
+identity.auditevent                            -  -  -  -         -         lvh       lvh
+identity.departure                             -  -  -  -         -         lvh       lvh
+identity.directorygroup                        -  -  -  -         -         lvh       lvh
+identity.externalidentity                      -  -  -  -         -         lvh       lvh
+identity.scimtoken                             -  -  -  -         -         -         lvha
+identity.scimtoken:revoke                      -  -  -  -         -         -         y
 incidents.incident                             -  -  -  lvhae     lvh       lvhae     lvhae
 incidents.incident:acknowledge_selected        -  -  -  y         -         y         y
 incidents.incident:mitigate_selected           -  -  -  y         -         y         y
@@ -285,6 +291,8 @@ escalations:home                     -    -    y    y    y    y    y
 healthz                              y    y    y    y    y    y    y
 healthz-workers                      503  503  503  503  503  503  503
 home                                 -    302  302  302  302  302  302
+identity:oidc-callback               400  400  400  400  400  400  400
+identity:oidc-start                  404  404  404  404  404  404  404
 login                                y    302  302  302  302  302  302
 logout                               405  405  405  405  405  405  405
 metrics:prometheus                   -    -    -    -    -    -    -
@@ -307,6 +315,15 @@ runbooks:detail                      -    -    -    y    y    y    y
 runbooks:index                       -    -    -    y    y    y    y
 runbooks:record-test                 405  405  405  405  405  405  405
 runbooks:review                      405  405  405  405  405  405  405
+scim:groups                          401  401  401  401  401  401  401
+scim:groups-search                   401  401  401  401  401  401  401
+scim:not-implemented                 401  401  401  401  401  401  401
+scim:resource-types                  401  401  401  401  401  401  401
+scim:root                            401  401  401  401  401  401  401
+scim:schemas                         401  401  401  401  401  401  401
+scim:service-provider-config         401  401  401  401  401  401  401
+scim:users                           401  401  401  401  401  401  401
+scim:users-search                    401  401  401  401  401  401  401
 status:confirm                       400  400  400  400  400  400  400
 status:feed_atom                     y    y    y    y    y    y    y
 status:feed_rss                      y    y    y    y    y    y    y
