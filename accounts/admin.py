@@ -13,6 +13,7 @@ from accounts import lockout_admin as lockout_admin  # registers the sign-in rec
 from accounts import permissions, services
 from accounts import token_admin as token_admin  # registers the API token admin
 from accounts.models import User
+from identity import services as identity_services
 from opsportal.admin_base import ServiceAdminMixin
 
 _password_actor: contextvars.ContextVar = contextvars.ContextVar("password_actor")
@@ -56,6 +57,14 @@ class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
 
     def update_object(self, request, obj, form, formsets):
         fields = self.values(form)
+        # Deactivating ends sessions and tokens and records the departure (identity);
+        # reactivating closes it. Both before/after the other edits, in the same transaction.
+        active = fields.pop("is_active", None)
+        was_active = type(obj).objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
+        if active is False and was_active:
+            identity_services.deactivate_user(user=obj, source="admin", actor=request.user, request=request)
+        elif active is True and was_active is False:
+            identity_services.reactivate_user(user=obj, source="admin", actor=request.user, request=request)
         return services.update_user(
             user=obj,
             actor=request.user,

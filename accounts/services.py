@@ -137,6 +137,17 @@ def revoke_user_tokens(*, user: User, actor: User) -> int:
     return count
 
 
+def revoke_tokens_of_leaver(*, user: User, actor: User | None = None) -> int:
+    """Revoke every token of a person being deactivated (identity.services.deactivate_user,
+    which decides who may deactivate; ``actor`` None: the directory over SCIM)."""
+    now = timezone.now()
+    count = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=actor if getattr(actor, "pk", None) else None
+    )
+    log.info("%d api token(s) of %s revoked: account deactivated", count, user.get_username())
+    return count
+
+
 def authenticate_token(*, key: str) -> ApiToken:
     """The token a machine presented, with its user; raises ``TokenRejected``.
 

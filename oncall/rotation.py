@@ -80,6 +80,10 @@ class Schedule:
     time_zone: str
     layers: tuple[Layer, ...] = ()  # lowest first: later layers sit on top
     overrides: tuple[Override, ...] = ()  # later wins among overlapping overrides
+    # (person, instant) pairs: people who left (identity.Departure). From that instant on,
+    # their turns and overrides cover nothing, so the time shows as a gap (lower layers show
+    # through) instead of paging someone who is gone.
+    departed: tuple[tuple[Hashable, datetime], ...] = ()
 
 
 @dataclass(slots=True)
@@ -287,6 +291,20 @@ def _flatten_overrides(overrides: Sequence[Override], start: datetime, end: date
     return painted
 
 
+def _vacate(shifts: list[Shift], gone: dict) -> list[Shift]:
+    """``shifts`` without the time after their person left (``gone``: person -> instant)."""
+    if not gone:
+        return shifts
+    out = []
+    for sh in shifts:
+        left = gone.get(sh.user)
+        if left is None or left >= sh.end:
+            out.append(sh)
+        elif left > sh.start:
+            out.append(Shift(sh.start, left, sh.user, sh.layer, sh.index, sh.override))
+    return out
+
+
 def _by_start(sh: Shift) -> datetime:
     return sh.start
 
@@ -301,12 +319,13 @@ def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shi
     if end <= start:
         return []
     z = zone(schedule.time_zone)
-    pieces = _flatten_overrides(schedule.overrides, start, end)
+    gone = dict(schedule.departed)
+    pieces = _vacate(_flatten_overrides(schedule.overrides, start, end), gone)
     free = _subtract([(start, end)], pieces)
     for layer in reversed(schedule.layers):
         if not free:
             break
-        found = _intersect(layer_shifts(layer, z, free[0][0], free[-1][1]), free)
+        found = _intersect(_vacate(layer_shifts(layer, z, free[0][0], free[-1][1]), gone), free)
         if found:
             pieces.extend(found)
             free = _subtract(free, found)

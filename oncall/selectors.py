@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from identity.models import Departure
 from oncall import rotation
 from oncall.models import (
     CalendarFeed,
@@ -26,6 +27,13 @@ from oncall.models import (
     RotationLayer,
     Schedule,
     ServicePolicy,
+)
+
+# When a person left (identity.Departure, the explicit decision recorded when they were
+# deactivated): a subquery on the member and override rows, so the departure costs no query of
+# its own. From then on their turns show as gaps (rotation.Schedule.departed).
+_LEFT_AT = Subquery(
+    Departure.objects.filter(user_id=OuterRef("user_id"), reverted_at__isnull=True).values("at")[:1]
 )
 
 # How far around "now" overrides are loaded for who-is-on-call answers (shift bounds shown as
@@ -59,12 +67,16 @@ def specs(
         )
     )
     people: dict[int, list[int]] = defaultdict(list)
-    for layer_id, user_id in (
+    departed: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for layer_id, user_id, schedule_id, left in (
         LayerMember.objects.filter(layer__schedule_id__in=ids)
+        .annotate(left=_LEFT_AT)
         .order_by("layer_id", "position", "pk")
-        .values_list("layer_id", "user_id")
+        .values_list("layer_id", "user_id", "layer__schedule_id", "left")
     ):
         people[layer_id].append(user_id)
+        if left is not None:
+            departed[schedule_id][user_id] = left
     limits: dict[int, list[rotation.Restriction]] = defaultdict(list)
     for layer_id, days, r_start, r_end in LayerRestriction.objects.filter(
         layer__schedule_id__in=ids
@@ -78,15 +90,19 @@ def specs(
             )
         )
     overrides: dict[int, list[rotation.Override]] = defaultdict(list)
-    for pk, schedule_id, user_id, o_start, o_end in (
+    for pk, schedule_id, user_id, o_start, o_end, left in (
         Override.objects.filter(schedule_id__in=ids, end__gt=start, start__lt=end)
         .exclude(pk__in=list(without_overrides))
+        .annotate(left=_LEFT_AT)
         .order_by("created_at", "pk")
-        .values_list("pk", "schedule_id", "user_id", "start", "end")
+        .values_list("pk", "schedule_id", "user_id", "start", "end", "left")
     ):
         overrides[schedule_id].append(rotation.Override(pk, user_id, o_start, o_end))
+        if left is not None:
+            departed[schedule_id][user_id] = left
     return {
-        pk: rotation.Schedule(tz, tuple(by_schedule[pk]), tuple(overrides[pk])) for pk, tz in zones.items()
+        pk: rotation.Schedule(tz, tuple(by_schedule[pk]), tuple(overrides[pk]), tuple(departed[pk].items()))
+        for pk, tz in zones.items()
     }
 
 

@@ -10,6 +10,8 @@ class OpsAdminSite(admin.AdminSite):
     site_header = "Ops Portal"
     site_title = "Ops Portal"
     index_title = "Operations"
+    # Django's login form plus the single sign-on button (identity.context_processors.sso)
+    login_template = "admin/sso_login.html"
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

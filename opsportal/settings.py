@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "opsportal.apps.OpsPortalConfig",
     # layer 0
     "accounts",
+    "identity",  # SSO (OIDC), SCIM provisioning, sign-in audit
     "catalog",
     "notifications",
     "reminders",
@@ -133,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "opsportal.context_processors.site",
+                "identity.context_processors.sso",
             ],
         },
     },
@@ -186,8 +188,62 @@ AUTHENTICATION_BACKENDS = [
     # first: refuses every sign-in (right password included) while the account or address is
     # locked out; it authenticates nobody itself
     "axes.backends.AxesStandaloneBackend",
+    # SSO_ONLY: refuses password sign-in to everyone but the break-glass superusers
+    "identity.backends.PasswordGate",
     "django.contrib.auth.backends.ModelBackend",
+    # OpenID Connect sign-in (identity/oidc.py, mozilla-django-oidc)
+    "identity.oidc.Backend",
 ]
+
+# --- Single sign-on: OpenID Connect + SCIM (identity/; docs/sso.md) ----------------------
+# The provider is found through its discovery document; endpoints and keys come from there.
+OIDC_DISCOVERY_URL = envparse.get_str("OIDC_DISCOVERY_URL", "") or ""
+OIDC_RP_CLIENT_ID = envparse.get_str("OIDC_CLIENT_ID", "") or ""
+OIDC_RP_CLIENT_SECRET = envparse.get_str("OIDC_CLIENT_SECRET", "") or ""  # or OIDC_CLIENT_SECRET_FILE
+OIDC_RP_SCOPES = envparse.get_str("OIDC_SCOPES", "openid email profile") or "openid email profile"
+OIDC_RP_SIGN_ALGO = envparse.get_str("OIDC_SIGN_ALGO", "RS256") or "RS256"
+OIDC_USE_PKCE = envparse.get_bool("OIDC_USE_PKCE", True)
+OIDC_USE_NONCE = True
+OIDC_CLOCK_SKEW_SECONDS = envparse.get_int("OIDC_CLOCK_SKEW_SECONDS", 60, minimum=0)
+OIDC_TIMEOUT = envparse.get_int("OIDC_TIMEOUT", 10, minimum=1)
+OIDC_GROUPS_CLAIM = envparse.get_str("OIDC_GROUPS_CLAIM", "groups") or "groups"
+OIDC_BUTTON_LABEL = envparse.get_str("OIDC_BUTTON_LABEL", "Sign in with company SSO") or ""
+OIDC_AUTHENTICATION_CALLBACK_URL = "identity:oidc-callback"
+OIDC_STORE_ID_TOKEN = False
+OIDC_REDIRECT_FIELD_NAME = "next"
+LOGIN_REDIRECT_URL_FAILURE = "/"
+# Refuse an ID token whose e-mail the provider has not verified (email_verified=false).
+SSO_REQUIRE_VERIFIED_EMAIL = envparse.get_bool("SSO_REQUIRE_VERIFIED_EMAIL", True)
+SSO_CREATE_USERS = envparse.get_bool("SSO_CREATE_USERS", True)
+# "idp-group:Portal role,..." and "idp-group:Team name,...": re-synced at every sign-in and
+# SCIM group change. SSO_KEEP_MANUAL_ROLES: roles/teams given by hand stay (only what SSO
+# gave is taken away again); off: a person's roles are exactly what the map says.
+SSO_ROLE_MAP = envparse.get_str("SSO_ROLE_MAP", "") or ""
+SSO_TEAM_MAP = envparse.get_str("SSO_TEAM_MAP", "") or ""
+SSO_KEEP_MANUAL_ROLES = envparse.get_bool("SSO_KEEP_MANUAL_ROLES", False)
+# Password sign-in off for everyone except SSO_BREAK_GLASS_USERS (active superusers; empty:
+# every active superuser).
+SSO_ONLY = envparse.get_bool("SSO_ONLY", False)
+SSO_BREAK_GLASS_USERS = envparse.get_list("SSO_BREAK_GLASS_USERS", [])
+SCIM_SERVICE_PROVIDER = {
+    "NETLOC": urlsplit(SITE_URL).netloc or "localhost",
+    "AUTHENTICATION_SCHEMES": [
+        {
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a SCIM token from the portal (shown once).",
+            "primary": True,
+        }
+    ],
+    "USER_ADAPTER": "identity.scim.User",
+    "GROUP_ADAPTER": "identity.scim.Group",
+    "GROUP_MODEL": "identity.models.DirectoryGroup",
+    "USER_FILTER_PARSER": "identity.scim_filters.UserFilter",
+    "GROUP_FILTER_PARSER": "identity.scim_filters.GroupFilter",
+    "AUTH_CHECK_MIDDLEWARE": "identity.scim.BearerTokenCheck",
+    "BASE_LOCATION_GETTER": "identity.scim.base_location",
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+}
 
 # --- Sign-in lockout (django-axes; accounts/lockout.py) ---------------------------------
 # LOGIN_FAILURE_LIMIT failed sign-ins - admin login, /accounts/login/, unknown API tokens -

@@ -27,6 +27,8 @@ urlpatterns = [
     path("healthz/workers", healthz_workers, name="healthz-workers"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    # SCIM 2.0 for the company directory (identity/scim_urls.py; namespace "scim")
+    path("scim/v2/", include("identity.scim_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(permission_classes=_signed_in), name="api-schema"),
     path(
         "api/v1/docs/",

@@ -37,3 +37,9 @@ class PostmortemsConfig(AppConfig):
         # close message) and shows the postmortem's state and due date once it exists.
         register_close_remedy(room.remedy)
         register_room_panel("postmortem", "admin/postmortems/room_panel.html", room.panel, order=50)
+
+        from identity.signals import collect_references
+        from postmortems.departures import references
+
+        # A person who leaves: the open action items they own.
+        collect_references.connect(references, dispatch_uid="postmortems.departures")

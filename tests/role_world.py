@@ -109,6 +109,14 @@ def _fill_empty_tables(users, other, service) -> None:
     from axes.models import AccessAttempt, AccessFailureLog
 
     AccessAttempt.objects.create(username="someone", ip_address="192.0.2.10", failures_since_start=2)
+    from identity import services as identity_services
+    from identity.models import Departure, DirectoryGroup, ExternalIdentity
+
+    identity_services.record(kind="sign_in", source="oidc", user=other, summary="matrix sign-in")
+    identity_services.create_scim_token(name="Matrix directory")
+    DirectoryGroup.objects.get_or_create(display_name="matrix-group")
+    ExternalIdentity.objects.get_or_create(user=other, issuer="https://idp.example", subject="matrix-subject")
+    Departure.objects.create(user=other, at=timezone.now(), source="scim", reverted_at=timezone.now())
     AccessFailureLog.objects.create(username="someone", ip_address="192.0.2.10")
     for user in [*(u for u in users.values() if u is not None), other]:
         notify(
