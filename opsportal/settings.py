@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "metrics",
     "operations",
     "status",
+    "importers",
 ]
 
 MIDDLEWARE = [
