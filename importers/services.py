@@ -113,6 +113,34 @@ def run_import(*, source: str, client, actor, apply: bool = False, create_missin
     return result
 
 
+@transaction.atomic
+def record_run(
+    *,
+    actor,
+    source: str,
+    result: dict,
+    applied: bool,
+    base_url: str = "",
+    note: str = "run from the command line",
+) -> ImportRun:
+    """Store a run made in the foreground (``manage.py import_oncall``, the demo) so the
+    admin lists it next to the runs it started."""
+    if source not in dict(SOURCES):
+        raise InvalidInput(f"Unknown source {source!r}.", field="source")
+    if not result["ok"]:
+        status = ImportRun.Status.FAILED
+    else:
+        status = ImportRun.Status.APPLIED if applied else ImportRun.Status.PLANNED
+    report = list(result["report"]) + [
+        f"new URL for {u['name']} ({u['service']}): {u['url']}" for u in result["new_urls"]
+    ]
+    return ImportRun.objects.create(
+        source=source, base_url=base_url, status=status, progress=100, progress_note=note,
+        plan=result["plan"], report=report, verification=result["verification"], started_by=actor,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+
+
 # --- runs from the admin ------------------------------------------------------------------------
 
 

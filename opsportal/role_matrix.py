@@ -221,6 +221,8 @@ escalations.escalation:link_selected           -  -  -  y         -         y   
 escalations.escalation:open_incident_selected  -  -  -  y         -         y         y
 escalations.escalation:resolve_selected        -  -  -  y         -         y         y
 escalations.supportsettings                    -  -  -  -         -         lvhe      lvhe
+importers.importrun                            -  -  -  -         -         lvha      lvha
+importers.importrun:apply_plan                 -  -  -  -         -         y         y
 incidents.incident                             -  -  -  lvhae     lvh       lvhae     lvhae
 incidents.incident:acknowledge_selected        -  -  -  y         -         y         y
 incidents.incident:mitigate_selected           -  -  -  y         -         y         y

@@ -47,6 +47,8 @@ class Command(BaseCommand):
                                          create_missing_users=opts["create_missing_users"])  # fmt: skip
         finally:
             client.close()
+        run = services.record_run(actor=actor, source=opts["source"], result=result, applied=opts["apply"],
+                                  base_url=opts["base_url"])  # fmt: skip
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2, default=str))
             return
@@ -68,5 +70,6 @@ class Command(BaseCommand):
                     self.stdout.write(f"    source {d['source']}  |  portal {d['portal']}")
             else:
                 self.stdout.write(f"not verified {v['schedule']}: {v['reason']}")
+        self.stdout.write(f"stored as import run #{run.pk}")
         if not result["ok"]:
             raise CommandError("import failed: see the report above")
