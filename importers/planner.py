@@ -36,6 +36,8 @@ from opsportal.errors import ServiceError
 from opsportal.timeutil import zone
 
 GROUPS = ("user", "team", "schedule", "policy", "service", "integration")
+PLURAL = {"user": "people", "team": "teams", "schedule": "schedules", "policy": "escalation policies",
+          "service": "services", "integration": "integrations"}  # fmt: skip
 CREATE, UPDATE, SKIP, CANNOT = "create", "update", "skip", "cannot map"
 
 ALERT_KINDS = {
@@ -324,9 +326,11 @@ def apply(
                         raise _GroupFailed(f"{group} {row['name']}: {exc.message}") from None
         except _GroupFailed as exc:
             ctx.links = _links(org.source)  # the rolled-back links are gone
-            ctx.report.append(f"{group}s not applied (rolled back, nothing of this group was kept): {exc}")
+            ctx.report.append(
+                f"{PLURAL[group]} not applied (rolled back, nothing of this group was kept): {exc}"
+            )
         else:
-            ctx.report.append(f"{group}s applied: {len(todo)}")
+            ctx.report.append(f"{PLURAL[group]} applied: {len(todo)}")
     progress("applied", 100)
     return ctx.report, ctx.new_urls
 

@@ -49,7 +49,7 @@ def L(name, start, hours, users, windows=None, end=None):
     }
 
 
-D9 = datetime(2027, 1, 4, 9, 0)  # a Monday 09:00 (local)
+D9 = datetime(2026, 1, 5, 9, 0)  # a Monday 09:00 (local)
 SCHEDULES = [
     {"id": "S1", "name": "Platform primary", "tz": "Europe/Berlin", "team": "T0",
      "layers": [L("Weekly", D9, 168, ["U00", "U01", "U02", "U03"])], "overrides": []},
@@ -59,7 +59,7 @@ SCHEDULES = [
      "overrides": []},
     {"id": "S3", "name": "Search weekends", "tz": "Europe/London", "team": "T2",
      "layers": [L("Daily", D9, 24, ["U09", "U10", "U11"]),
-                L("Weekend", datetime(2027, 1, 9, 0, 0), 168, ["U12", "U13"], windows=[(5, time(0), 24), (6, time(0), 24)])],
+                L("Weekend", datetime(2026, 1, 10, 0, 0), 168, ["U12", "U13"], windows=[(5, time(0), 24), (6, time(0), 24)])],
      "overrides": []},
     {"id": "S4", "name": "SRE follow the sun", "tz": "Australia/Sydney", "team": "T3",
      "layers": [L("12 hours", D9, 12, ["U14", "U15", "U16"])], "overrides": []},
@@ -68,7 +68,7 @@ SCHEDULES = [
      "overrides": [("O1", "U19", datetime(2027, 3, 5, 18, tzinfo=UTC), datetime(2027, 3, 7, 18, tzinfo=UTC)),
                    ("O2", "U00", datetime(2027, 3, 20, tzinfo=UTC), datetime(2027, 3, 21, 12, tzinfo=UTC))]},
     {"id": "S6", "name": "Data fortnightly", "tz": "Asia/Kolkata", "team": "T0",
-     "layers": [L("Two weeks", datetime(2027, 1, 4, 10, 0), 336, ["U01", "U02", "U03"])], "overrides": []},
+     "layers": [L("Two weeks", datetime(2026, 1, 5, 10, 0), 336, ["U01", "U02", "U03"])], "overrides": []},
     {"id": "S7", "name": "Edge with an ending layer", "tz": "Europe/Berlin", "team": "T1",
      "layers": [L("Daily", D9, 24, ["U05", "U06"]),
                 L("Project", D9, 168, ["U20", "U21"], end=datetime(2027, 3, 15, 8, tzinfo=UTC))],
