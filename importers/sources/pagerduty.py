@@ -38,7 +38,9 @@ def _pages(client, path: str, key: str, params: dict | None = None) -> list[dict
         out.extend(i for i in items if isinstance(i, dict))
         if not body.get("more") or not items:
             return out
-        offset += len(items)
+        # the page's own limit/offset say where the next page starts (a server may cap limit)
+        limit = body.get("limit") if isinstance(body.get("limit"), int) and body["limit"] > 0 else len(items)
+        offset = (body.get("offset") if isinstance(body.get("offset"), int) else offset) + limit
 
 
 def _ref(obj) -> str | None:
@@ -164,8 +166,10 @@ def rendered(
         ).get("schedule")
         or {}
     )
+    if not isinstance(s.get("final_schedule"), dict):
+        raise Malformed("no final_schedule in the answer (an export without it cannot be verified)")
     out = []
-    for e in (s.get("final_schedule") or {}).get("rendered_schedule_entries") or []:
+    for e in s["final_schedule"].get("rendered_schedule_entries") or []:
         user = e.get("user") or {}
         email = user.get("email") or emails.get(user.get("id")) or user.get("id", "")
         out.append(
