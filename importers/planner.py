@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -33,7 +32,6 @@ from importers.models import SourceLink
 from oncall import services as oncall_services
 from oncall.models import EscalationPolicy, Override, Schedule, ServicePolicy
 from opsportal.errors import ServiceError
-from opsportal.timeutil import zone
 
 GROUPS = ("user", "team", "schedule", "policy", "service", "integration")
 PLURAL = {"user": "people", "team": "teams", "schedule": "schedules", "policy": "escalation policies",
@@ -378,7 +376,6 @@ def _apply_team(ctx: _Context, t: o.Team, row: dict) -> None:
 def _apply_schedule(ctx: _Context, s: o.Schedule, row: dict) -> None:
     existing = Schedule.objects.get(pk=row["target"]) if row.get("target") else None
     team = ctx.obj("team", s.team_id, Team) or ctx.fallback_team()
-    z = zone(s.time_zone)
     layers = []
     for position, layer in enumerate(s.layers, start=1):
         layers.append({
@@ -388,7 +385,6 @@ def _apply_schedule(ctx: _Context, s: o.Schedule, row: dict) -> None:
             "participants": [_user(ctx, uid) for uid in layer.user_ids],
             "restrictions": [{"weekdays": r.weekdays, "start_time": r.start, "end_time": r.end} for r in layer.restrictions],
         })  # fmt: skip
-    _ = z
     schedule = oncall_services.save_schedule_definition(
         schedule=existing, layers=layers, actor=ctx.actor, team=team, name=s.name[:100], time_zone=s.time_zone
     )
@@ -468,6 +464,3 @@ def summary(rows: list[dict]) -> dict[str, dict[str, int]]:
         out.setdefault(r["group"], {}).setdefault(r["action"], 0)
         out[r["group"]][r["action"]] += 1
     return out
-
-
-_ = datetime
