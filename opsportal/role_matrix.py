@@ -263,6 +263,8 @@ identity.directorygroup                        -  -  -  -         -         lvh 
 identity.externalidentity                      -  -  -  -         -         lvh       lvh
 identity.scimtoken                             -  -  -  -         -         -         lvha
 identity.scimtoken:revoke                      -  -  -  -         -         -         y
+importers.importrun                            -  -  -  -         -         lvha      lvha
+importers.importrun:apply_plan                 -  -  -  -         -         y         y
 incidents.incident                             -  -  -  lvhae     lvh       lvhae     lvhae
 incidents.incident:acknowledge_selected        -  -  -  y         -         y         y
 incidents.incident:mitigate_selected           -  -  -  y         -         y         y

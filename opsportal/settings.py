@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "status",
     # layer 6
     "chat",
+    "importers",
 ]
 
 MIDDLEWARE = [
