@@ -101,7 +101,7 @@ class EarliestOf(Least):
 
     def as_sqlite(self, compiler, connection, **extra):
         a, b = self.get_source_expressions()
-        return Least(Coalesce(a, b), Coalesce(b, a)).as_sql(compiler, connection, **extra)
+        return Least(Coalesce(a, b), Coalesce(b, a)).as_sqlite(compiler, connection, **extra)
 
 
 def restored_at():

@@ -386,6 +386,8 @@ SPECTACULAR_SETTINGS = {
         "ApiTokenStatusEnum": "accounts.models.ApiToken.Status",
         "AlertStatusEnum": "alerts.models.Alert.Status",  # AlertGroup.Status has the same values
         "AlertSeverityEnum": "alerts.models.Severity",
+        # probe alerts and SLO burn alerts share open/resolved
+        "OpenResolvedStatusEnum": "probes.models.ProbeAlert.Status",
     },
 }
 

@@ -103,6 +103,10 @@ def _finite(value):
     return None if value is None or value == float("inf") else value
 
 
+class EventsStoredSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="How many minutes of counts were stored.")
+
+
 @extend_schema_view(
     list=extend_schema(summary="List SLOs"),
     retrieve=extend_schema(summary="Get an SLO", responses={200: SLOSerializer, 404: ERRORS[404]}),
@@ -171,7 +175,7 @@ class SLOViewSet(viewsets.ModelViewSet):
         description="A minute pushed again replaces its earlier counts, so a retried request changes nothing.",
         request=EventsSerializer,
         responses={
-            200: serializers.DictField(child=serializers.IntegerField()),
+            200: EventsStoredSerializer,
             **ERRORS,
         },
         filters=False,

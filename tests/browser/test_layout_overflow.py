@@ -36,8 +36,17 @@ _STANDARD = ("_changelist", "_add", "_history", "_delete", "_change")
 _SITE_SKIP = {"login", "logout", "password_change_done", "autocomplete", "jsi18n", "view_on_site"}
 # Values for path parameters of custom admin views other than the object's pk.
 ADMIN_ARGS = {"verb": "acknowledge"}
-# Portal pages that are not HTML pages for people: machine endpoints and feeds.
-PORTAL_SKIP_PREFIXES = ("api/", "healthz", "metrics/")
+# Custom admin views that are not pages: POST-only actions behind the incident room's buttons
+# and forms (they refuse GET and redirect back to the room).
+_ADMIN_SKIP = {
+    "deployments_deployment_decide",
+    "postmortems_postmortem_start_from_incident",
+    "status_publicincident_publish",
+}
+# Portal pages that are not HTML pages for people: machine endpoints and feeds. "integrations/":
+# alert ingestion from monitoring tools (alerts:ingest, alerts:ingest-kind); "scim/": the SCIM
+# 2.0 API for the company directory (JSON, scim:*).
+PORTAL_SKIP_PREFIXES = ("api/", "healthz", "metrics/", "integrations/", "scim/")
 
 
 def _walk(patterns, prefix=""):
@@ -73,7 +82,7 @@ def admin_pages() -> tuple[list[tuple[str, str]], list[str]]:
             pages.append((f"{opts.label_lower} change", reverse(f"{base}_change", args=[obj.pk])))
         prefix = reverse(f"{base}_changelist")
         for pattern, name, _p in _walk(model_admin.get_urls()):
-            if not name or name.endswith(_STANDARD):
+            if not name or name.endswith(_STANDARD) or name in _ADMIN_SKIP:
                 continue
             values = {**ADMIN_ARGS, "pk": getattr(obj, "pk", 0), "object_id": getattr(obj, "pk", 0)}
             try:
@@ -169,7 +178,8 @@ def portal_pages() -> tuple[list[tuple[str, str]], list[str]]:
                 yield prefix + str(p.pattern), (f"{namespace}:{p.name}" if namespace and p.name else p.name)
 
     for pattern, name in sorted(set(walk(get_resolver().url_patterns)), key=lambda t: t[0]):
-        if pattern.startswith(("admin/", *PORTAL_SKIP_PREFIXES)) or pattern.startswith("^api"):
+        # re_path patterns start with "^" (e.g. "^integrations/...", "^api/...")
+        if pattern.lstrip("^").startswith(("admin/", *PORTAL_SKIP_PREFIXES)):
             continue
         if name in samples:
             if samples[name] is not None:

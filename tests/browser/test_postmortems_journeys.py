@@ -26,19 +26,22 @@ def test_manager_writes_postmortem_reviewer_publishes_incident_closes(page, live
     service = ServiceFactory(name="Billing API", slug="billing-api", owner_team=team, tier="tier-1")
     incident = resolved_incident(actor=responder, service=service, level=2, title="Card payments failing")
 
-    # The manager opens the resolved SEV-2: closing it is refused until a postmortem is published.
+    # The manager opens the resolved SEV-2 in its incident room: closing it is refused until a
+    # postmortem is published, and the refusal offers to start one.
+    page.on("dialog", lambda dialog: dialog.accept())  # the room's "Close INC-...?" confirmation
     login(page, live_server, "manager", PASSWORD)
     page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
-    page.get_by_role("button", name="Close").click()
-    expect(page.locator(".messagelist")).to_contain_text(
-        "a published postmortem is required for this severity"
-    )
+    page.get_by_role("button", name="Close", exact=True).click()
+    refusal = page.locator(".messagelist .error")
+    expect(refusal).to_contain_text("cannot be closed yet: a published postmortem is required")
+    assert Incident.objects.get(pk=incident.pk).status == "resolved"
 
-    # Start its postmortem: the timeline is prefilled from the incident.
-    page.goto(f"{live_server.url}/admin/postmortems/postmortem/add/")
-    page.get_by_label("Incident").select_option(label=f"{incident.reference} SEV-2: Card payments failing")
-    page.get_by_role("button", name="Save", exact=True).click()
+    # Start its postmortem from the refusal: the timeline is prefilled from the incident.
+    refusal.get_by_role("button", name="Start postmortem").click()
     expect(page.locator(".messagelist")).to_contain_text("prefilled from the incident")
+    expect(page).to_have_url(
+        f"{live_server.url}/admin/postmortems/postmortem/{Postmortem.objects.get(incident=incident).pk}/change/"
+    )
     expect(page.locator("#id_timeline")).to_contain_text("Declared SEV-2")
     expect(page.locator("#id_timeline")).to_contain_text("investigating -> resolved")
 
@@ -90,6 +93,6 @@ def test_manager_writes_postmortem_reviewer_publishes_incident_closes(page, live
 
     # The incident can now be closed.
     page.goto(f"{live_server.url}/admin/incidents/incident/{incident.pk}/change/")
-    page.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Close", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text(f"{incident.reference} is closed")
     assert Incident.objects.get(pk=incident.pk).status == "closed"

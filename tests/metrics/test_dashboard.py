@@ -72,15 +72,29 @@ def test_dashboard_panels_and_charts(world, manager_client, manager):
     team = add_operations(2, actor=manager)
     html = manager_client.get("/admin/", QUERY).content.decode()
     for panel in ("panel-open", "panel-oncall", "panel-probes", "panel-escalations", "panel-followups",
-                  "panel-releases", "panel-metrics", "panel-trends"):  # fmt: skip
+                  "panel-slos", "panel-releases", "panel-metrics", "panel-delivery", "panel-trends"):  # fmt: skip
         assert f'id="{panel}"' in html, panel
-    assert html.count('class="ops-chart"') == 3
-    for title in (
-        "Incidents per week by severity",
-        "Median time to resolve",
-        "Median time to detect by source",
-    ):
-        assert f"<title>{title}</title>" in html
+    # The SVG charts (metrics.charts): 3 in the trends panel, 3 in the Delivery panel. The SLO
+    # panel's burn-down sparklines are class="slo-burndown" (one per SLO row; none here).
+    charts = {
+        "panel-trends": (
+            "Incidents per week by severity",
+            "Median time to resolve",
+            "Median time to detect by source",
+        ),
+        "panel-delivery": (
+            "Deploys per week",
+            "Median lead time and time to restore",
+            "Deploys by weekday: succeeded and change failures",
+        ),
+    }
+    assert html.count('class="ops-chart"') == sum(len(titles) for titles in charts.values()) == 6
+    for panel, titles in charts.items():
+        section = html.split(f'id="{panel}"', 1)[1].split('<div class="module"', 1)[0]
+        assert section.count('class="ops-chart"') == len(titles), panel
+        for title in titles:
+            assert f"<title>{title}</title>" in section, title
+    assert 'class="slo-burndown"' not in html
     assert "Week starting" in html
     assert "Median duration" in html
     assert "<title>Week of" in html  # tooltips
@@ -126,17 +140,20 @@ def test_dashboard_query_count_does_not_grow(world, manager, manager_client, dja
     add_operations(1, actor=manager)
     with CaptureQueriesContext(connection) as small:
         assert manager_client.get("/admin/", QUERY).status_code == 200
-    expected = 33 if connection.vendor == "postgresql" else 35
+    expected = 42 if connection.vendor == "postgresql" else 41
     assert len(small.captured_queries) == expected
     add_operations(25)
     add_operations(10, actor=manager)
-    # session + user, permissions, the metric summary (1 on PostgreSQL; +1 window query on
+    # session + user, permissions (2), the metric summary (1 on PostgreSQL; +1 window query on
     # SQLite), frequency (4), trends (1; +1 on SQLite), open incidents (2), on-call (schedules
     # + 6 from oncall.selectors.on_call), pages (1), probes (2), escalations (2), overdue
     # follow-ups (4), releases in the next 7 days (2: the total, and the rows with readiness %
     # as correlated subqueries and the gate's stored last answer - never the live gate),
     # filter form choices (2), the admin app list and recent actions, the SLO panel (1 with no
-    # SLOs: the SLOs; with SLOs 4 + 1 for the burn-down charts, see slos/dashboard.py).
+    # SLOs: the SLOs; with SLOs 4 + 1 for the burn-down charts, see slos/dashboard.py), the
+    # Delivery panel (metrics.delivery.delivery_report: summary, deploys per week, weekly
+    # trends, weekday x hour, by service, by team (6); on PostgreSQL in its own transaction
+    # with JIT off: savepoint, SET LOCAL jit = off, release savepoint (3)).
     with django_assert_num_queries(expected):
         assert manager_client.get("/admin/", QUERY).status_code == 200
 

@@ -54,9 +54,9 @@ def sign(client, release) -> dict:
 class TestResignThroughTheApi:
     def test_resign_after_an_item_change_restores_go(self, client_, release):
         assert sign(client_, release)["status"] == "approved"
-        assert gate(client_, release) | {"checked_at": None, "warnings": None} == {
+        assert gate(client_, release) | {"checked_at": None, "warnings": None, "last_deploys": None} == {
             "decision": "go", "reasons": [], "warnings": None, "checked_at": None,
-            "release": release.pk, "status": "approved", "budgets": [],
+            "release": release.pk, "status": "approved", "budgets": [], "last_deploys": None,
         }  # fmt: skip
         item = release.review.items.get(key="escalation-path")
         r = client_.post(

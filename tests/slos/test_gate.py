@@ -1,6 +1,7 @@
 """The readiness gate's ``error_budget`` check: no-go with the budget reason for a release on a
-service that has (nearly) exhausted its budget, go after an engineering manager's waiver (a
-release lead may not waive it), and the gate answer carries the budget figures."""
+service that has (nearly) exhausted its budget, go after a waiver by the engineering manager of
+the team owning the service (neither a release lead nor another team's manager may waive it),
+and the gate answer carries the budget figures."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts import roles
 from opsportal.errors import NotAllowed
 from readiness import selectors as gate_selectors
 from readiness import services as readiness_services
 from slos.models import SLO
+from tests.factories import TeamFactory, UserFactory
 from tests.readiness.factories import complete_manual_items, make_release, ready_world
 from tests.slos.conftest import make_slo, steady, write
 
@@ -61,13 +64,28 @@ def test_gate_says_no_go_with_the_budget_reason_and_go_after_a_managers_waiver(a
     assert body["budgets"][0]["slo"] == "Checkout availability"
     assert body["budgets"][0]["budget_remaining"] == pytest.approx(40 / 1440)
 
-    with pytest.raises(NotAllowed, match="Only an engineering manager"):
+    refused = (
+        r"Waiving the automatic check 'Error budget left on every service' needs the engineering manager "
+        r"of a team that owns one of the release's services \(four eyes\)"
+    )
+    with pytest.raises(NotAllowed, match=refused):
         readiness_services.update_item(
             item=item, actor=world.lead, state="waived", waiver_reason="ship the fix"
         )
+    other_manager = UserFactory(is_staff=True, roles=[roles.MANAGERS])
+    TeamFactory(manager=other_manager)  # manages a team, but not one that owns checkout-api
+    with pytest.raises(NotAllowed, match=refused):
+        readiness_services.update_item(
+            item=item, actor=other_manager, state="waived", waiver_reason="ship the fix"
+        )
+    item.refresh_from_db()
+    assert item.state == "fail"
+    owning_manager = world.service.owner_team.manager
+    assert owning_manager is not None
+    assert owning_manager == world.team.manager
     readiness_services.update_item(
         item=item,
-        actor=world.team.manager,
+        actor=owning_manager,
         state="waived",
         waiver_reason="this release is the fix for the burn",
     )
