@@ -57,7 +57,9 @@ def over_limit(integration: Integration) -> int:
     now = time.time()
     slot = int(now // RATE_WINDOW)
     try:
-        count = count_hit(f"alerts:rate:{integration.pk}:{slot}", RATE_WINDOW)
+        # keyed by the key's digest too: a database that reuses ids (SQLite after a rollback,
+        # a restored backup) must not inherit another integration's count
+        count = count_hit(f"alerts:rate:{integration.pk}:{integration.key_digest[:16]}:{slot}", RATE_WINDOW)
     except Exception:  # any cache failure: let the alert in
         log.warning("alerts: rate-limit cache unavailable; not limiting", exc_info=True)
         return 0

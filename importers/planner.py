@@ -443,7 +443,9 @@ def _apply_service(ctx: _Context, s: o.Service, row: dict) -> None:
 
 
 def _apply_integration(ctx: _Context, i: o.Integration, row: dict) -> None:
-    from alerts import services as alert_services  # installed: checked by the plan (_alerts_installed)
+    from alerts.services import (
+        integrations as alert_services,
+    )  # installed: the plan checks (_alerts_installed)
 
     service = ctx.obj("service", i.service_id, Service)
     if service is None:

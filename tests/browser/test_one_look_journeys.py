@@ -14,6 +14,7 @@ _BG = "() => getComputedStyle(document.body).backgroundColor"
 
 def test_dark_mode_chosen_in_the_admin_follows_to_the_portal_and_back(page, live_server, responder):
     login(page, live_server, "responder", PASSWORD)
+    page.wait_for_load_state("load")  # the admin's theme.js wires the toggle on "load"
     light_admin = page.evaluate(_BG)
     page.locator("#header .theme-toggle").click()  # auto (light system) -> dark
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
