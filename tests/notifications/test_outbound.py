@@ -289,7 +289,9 @@ def test_the_total_deadline_cuts_a_trickling_answer(settings, make_receiver, tri
         with pytest.raises(outbound.DeadlineExceeded) as exceeded:
             outbound.request(client, "GET", receiver.url(), total_timeout=1)
         elapsed = time.monotonic() - started
-    assert elapsed < 1.5, elapsed  # each read took 0.2 s: the 5 s per-read timeout never fired
+    # each read took 0.2 s, so the 5 s per-read timeout never fires and the answer trickles for
+    # 10 s: ending well before either (margin for a loaded 2-core box) is the 1 s total deadline
+    assert elapsed < 3.5, elapsed
     assert str(exceeded.value) == "no complete answer within 1 s"
     assert isinstance(exceeded.value, httpx.TimeoutException)
     assert exceeded.value.status_code == (200 if trickle is trickling_body else None)
@@ -306,7 +308,7 @@ def test_the_async_deadline_cuts_a_trickling_answer(settings, make_receiver):
 
     started = time.monotonic()
     asyncio.run(attempt())
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.5  # the 1 s deadline, not the 5 s read timeout
 
 
 def test_the_deadline_covers_a_slow_dns_answer(settings, monkeypatch):
